@@ -1,0 +1,65 @@
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import DateTime, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import Base, utcnow
+
+ROLES = ("trainee", "staff", "regulator", "admin")
+
+
+class Institution(Base):
+    __tablename__ = "institutions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    # Administrative division code (GB/T 2260) of the regulator that oversees it.
+    region_code: Mapped[str] = mapped_column(String(6), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    role: Mapped[str] = mapped_column(String(16), index=True)
+    name: Mapped[str] = mapped_column(String(50))
+    # Stored upper-case, so that a final "x" and "X" are the same person.
+    id_number: Mapped[Optional[str]] = mapped_column(String(18), unique=True)
+    phone: Mapped[Optional[str]] = mapped_column(String(11), unique=True)
+    category: Mapped[Optional[str]] = mapped_column(String(40))
+    employer: Mapped[Optional[str]] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    institution_id: Mapped[Optional[int]] = mapped_column(ForeignKey("institutions.id"), index=True)
+    region_code: Mapped[Optional[str]] = mapped_column(String(6), index=True)
+    face_consent_version: Mapped[Optional[str]] = mapped_column(String(20))
+    face_consent_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    institution: Mapped[Optional[Institution]] = relationship()
+
+
+class ApiToken(Base):
+    """Bearer tokens; only their SHA-256 is stored, so a database leak does not leak tokens."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked: Mapped[bool] = mapped_column(default=False)
+
+    user: Mapped[User] = relationship()
+
+
+class LoginAttempt(Base):
+    """Failed logins, for throttling; successful ones go to the ledger."""
+
+    __tablename__ = "login_attempts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (Index("ix_login_attempts_username_at", "username", "at"), Index("ix_login_attempts_address_at", "address", "at"))

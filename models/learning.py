@@ -1,0 +1,139 @@
+from datetime import date, datetime
+from typing import Optional
+
+from sqlalchemy import Date, DateTime, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import Base, utcnow
+
+
+class Course(Base):
+    __tablename__ = "courses"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"), index=True)
+    title: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    chapters: Mapped[list["Chapter"]] = relationship(back_populates="course", order_by="Chapter.ordinal")
+
+
+class Chapter(Base):
+    __tablename__ = "chapters"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"), index=True)
+    ordinal: Mapped[int]
+    title: Mapped[str] = mapped_column(String(100))
+    # Path of the video relative to the instance folder's media/ directory.
+    video_file: Mapped[Optional[str]] = mapped_column(String(255))
+    # Length of the video; credited time per chapter never exceeds it.
+    seconds: Mapped[int]
+
+    course: Mapped[Course] = relationship(back_populates="chapters")
+
+
+class TrainingClass(Base):
+    """A class (班期) with its teaching plan (教学计划)."""
+
+    __tablename__ = "classes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    occupation: Mapped[str] = mapped_column(String(100), default="")
+    form: Mapped[str] = mapped_column(String(10), default="录播")
+    start_date: Mapped[Optional[date]] = mapped_column(Date)
+    end_date: Mapped[Optional[date]] = mapped_column(Date)
+    total_hours: Mapped[float] = mapped_column(default=0)
+    online_hours: Mapped[float] = mapped_column(default=0)
+    policy_profile: Mapped[str] = mapped_column(String(32), default="standard")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    institution = relationship("Institution")
+    courses: Mapped[list[Course]] = relationship(secondary="class_courses", order_by="Course.id")
+
+
+class ClassCourse(Base):
+    __tablename__ = "class_courses"
+    class_id: Mapped[int] = mapped_column(ForeignKey("classes.id"), primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"), primary_key=True)
+
+
+class Enrollment(Base):
+    """A trainee on a class's roster (花名册)."""
+
+    __tablename__ = "enrollments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    class_id: Mapped[int] = mapped_column(ForeignKey("classes.id"), index=True)
+    trainee_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (UniqueConstraint("class_id", "trainee_id"),)
+    training_class: Mapped[TrainingClass] = relationship()
+    trainee = relationship("User")
+
+
+class LearningSession(Base):
+    """One sitting at the player (学习会话). Only one per trainee is active at a time."""
+
+    __tablename__ = "learning_sessions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    trainee_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    chapter_id: Mapped[int] = mapped_column(ForeignKey("chapters.id"), index=True)
+    class_id: Mapped[int] = mapped_column(ForeignKey("classes.id"), index=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    ended_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    end_reason: Mapped[Optional[str]] = mapped_column(String(32))
+    address: Mapped[Optional[str]] = mapped_column(String(64))
+    user_agent: Mapped[Optional[str]] = mapped_column(String(300))
+    # Running state of the heartbeat stream; the heartbeat log is the evidence, these are its summary.
+    last_seq: Mapped[int] = mapped_column(default=0)
+    last_beat_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    last_position: Mapped[float] = mapped_column(default=0.0)
+    start_position: Mapped[float] = mapped_column(default=0.0)
+    credited_seconds: Mapped[float] = mapped_column(default=0.0)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+
+    trainee = relationship("User")
+    chapter: Mapped[Chapter] = relationship()
+
+
+class Heartbeat(Base):
+    """Every heartbeat with the server's decision about it. Append-only (triggers)."""
+
+    __tablename__ = "heartbeats"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("learning_sessions.id"))
+    seq: Mapped[int]
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    position: Mapped[float]
+    rate: Mapped[float]
+    playing: Mapped[bool]
+    visible: Mapped[bool]
+    focused: Mapped[bool]
+    client_time: Mapped[Optional[float]]
+    env: Mapped[str] = mapped_column(Text, default="{}")
+    credited_seconds: Mapped[float] = mapped_column(default=0.0)
+    reasons: Mapped[str] = mapped_column(String(200), default="")
+    # The answer given to the client, returned again for a duplicate sequence number.
+    answer: Mapped[str] = mapped_column(Text, default="{}")
+
+    __table_args__ = (UniqueConstraint("session_id", "seq"),)
+
+
+class ChapterProgress(Base):
+    """Credited time and furthest watched point per trainee and chapter (sum of the heartbeat log)."""
+
+    __tablename__ = "chapter_progress"
+    trainee_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    chapter_id: Mapped[int] = mapped_column(ForeignKey("chapters.id"), primary_key=True)
+    credited_seconds: Mapped[float] = mapped_column(default=0.0)
+    furthest_position: Mapped[float] = mapped_column(default=0.0)
+
+
+class DailyCredit(Base):
+    """Credited time per trainee and day (China Standard Time), across every class: the daily cap."""
+
+    __tablename__ = "daily_credit"
+    trainee_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    credited_seconds: Mapped[float] = mapped_column(default=0.0)

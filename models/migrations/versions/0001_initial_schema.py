@@ -1,0 +1,285 @@
+"""initial schema
+
+Revision ID: 0001
+Revises: 
+"""
+from alembic import op
+import sqlalchemy as sa
+
+from tracker.db import APPEND_ONLY, guard
+
+
+revision = '0001'
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table('institutions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=100), nullable=False),
+    sa.Column('region_code', sa.String(length=6), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_institutions')),
+    sa.UniqueConstraint('name', name=op.f('uq_institutions_name'))
+    )
+    with op.batch_alter_table('institutions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_institutions_region_code'), ['region_code'], unique=False)
+
+    op.create_table('ledger_entries',
+    sa.Column('seq', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=False, nullable=False),
+    sa.Column('ts', sa.String(length=32), nullable=False),
+    sa.Column('kind', sa.String(length=64), nullable=False),
+    sa.Column('actor_id', sa.Integer(), nullable=True),
+    sa.Column('subject_id', sa.Integer(), nullable=True),
+    sa.Column('payload', sa.Text(), nullable=False),
+    sa.Column('prev_hash', sa.String(length=64), nullable=False),
+    sa.Column('hash', sa.String(length=64), nullable=False),
+    sa.PrimaryKeyConstraint('seq', name=op.f('pk_ledger_entries')),
+    sa.UniqueConstraint('hash', name=op.f('uq_ledger_entries_hash'))
+    )
+    with op.batch_alter_table('ledger_entries', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_ledger_entries_actor_id'), ['actor_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_ledger_entries_kind'), ['kind'], unique=False)
+        batch_op.create_index(batch_op.f('ix_ledger_entries_subject_id'), ['subject_id'], unique=False)
+
+    op.create_table('ledger_head',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('seq', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('hash', sa.String(length=64), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_head'))
+    )
+    op.create_table('login_attempts',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('username', sa.String(length=64), nullable=False),
+    sa.Column('address', sa.String(length=64), nullable=False),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_login_attempts'))
+    )
+    with op.batch_alter_table('login_attempts', schema=None) as batch_op:
+        batch_op.create_index('ix_login_attempts_address_at', ['address', 'at'], unique=False)
+        batch_op.create_index('ix_login_attempts_username_at', ['username', 'at'], unique=False)
+
+    op.create_table('classes',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('institution_id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=100), nullable=False),
+    sa.Column('occupation', sa.String(length=100), nullable=False),
+    sa.Column('form', sa.String(length=10), nullable=False),
+    sa.Column('start_date', sa.Date(), nullable=True),
+    sa.Column('end_date', sa.Date(), nullable=True),
+    sa.Column('total_hours', sa.Double(), nullable=False),
+    sa.Column('online_hours', sa.Double(), nullable=False),
+    sa.Column('policy_profile', sa.String(length=32), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['institution_id'], ['institutions.id'], name=op.f('fk_classes_institution_id_institutions')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_classes'))
+    )
+    with op.batch_alter_table('classes', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_classes_institution_id'), ['institution_id'], unique=False)
+
+    op.create_table('courses',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('institution_id', sa.Integer(), nullable=False),
+    sa.Column('title', sa.String(length=100), nullable=False),
+    sa.Column('description', sa.Text(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['institution_id'], ['institutions.id'], name=op.f('fk_courses_institution_id_institutions')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_courses'))
+    )
+    with op.batch_alter_table('courses', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_courses_institution_id'), ['institution_id'], unique=False)
+
+    op.create_table('users',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('role', sa.String(length=16), nullable=False),
+    sa.Column('name', sa.String(length=50), nullable=False),
+    sa.Column('id_number', sa.String(length=18), nullable=True),
+    sa.Column('phone', sa.String(length=11), nullable=True),
+    sa.Column('category', sa.String(length=40), nullable=True),
+    sa.Column('employer', sa.String(length=100), nullable=True),
+    sa.Column('password_hash', sa.String(length=255), nullable=False),
+    sa.Column('institution_id', sa.Integer(), nullable=True),
+    sa.Column('region_code', sa.String(length=6), nullable=True),
+    sa.Column('face_consent_version', sa.String(length=20), nullable=True),
+    sa.Column('face_consent_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('is_active', sa.Boolean(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['institution_id'], ['institutions.id'], name=op.f('fk_users_institution_id_institutions')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
+    sa.UniqueConstraint('id_number', name=op.f('uq_users_id_number')),
+    sa.UniqueConstraint('phone', name=op.f('uq_users_phone'))
+    )
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_users_institution_id'), ['institution_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_users_region_code'), ['region_code'], unique=False)
+        batch_op.create_index(batch_op.f('ix_users_role'), ['role'], unique=False)
+
+    op.create_table('api_tokens',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('revoked', sa.Boolean(), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_api_tokens_user_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_api_tokens')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_api_tokens_token_hash'))
+    )
+    with op.batch_alter_table('api_tokens', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_api_tokens_user_id'), ['user_id'], unique=False)
+
+    op.create_table('chapters',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('course_id', sa.Integer(), nullable=False),
+    sa.Column('ordinal', sa.Integer(), nullable=False),
+    sa.Column('title', sa.String(length=100), nullable=False),
+    sa.Column('video_file', sa.String(length=255), nullable=True),
+    sa.Column('seconds', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['course_id'], ['courses.id'], name=op.f('fk_chapters_course_id_courses')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_chapters'))
+    )
+    with op.batch_alter_table('chapters', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_chapters_course_id'), ['course_id'], unique=False)
+
+    op.create_table('class_courses',
+    sa.Column('class_id', sa.Integer(), nullable=False),
+    sa.Column('course_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['class_id'], ['classes.id'], name=op.f('fk_class_courses_class_id_classes')),
+    sa.ForeignKeyConstraint(['course_id'], ['courses.id'], name=op.f('fk_class_courses_course_id_courses')),
+    sa.PrimaryKeyConstraint('class_id', 'course_id', name=op.f('pk_class_courses'))
+    )
+    op.create_table('daily_credit',
+    sa.Column('trainee_id', sa.Integer(), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('credited_seconds', sa.Double(), nullable=False),
+    sa.ForeignKeyConstraint(['trainee_id'], ['users.id'], name=op.f('fk_daily_credit_trainee_id_users')),
+    sa.PrimaryKeyConstraint('trainee_id', 'day', name=op.f('pk_daily_credit'))
+    )
+    op.create_table('enrollments',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('class_id', sa.Integer(), nullable=False),
+    sa.Column('trainee_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['class_id'], ['classes.id'], name=op.f('fk_enrollments_class_id_classes')),
+    sa.ForeignKeyConstraint(['trainee_id'], ['users.id'], name=op.f('fk_enrollments_trainee_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_enrollments')),
+    sa.UniqueConstraint('class_id', 'trainee_id', name=op.f('uq_enrollments_class_id'))
+    )
+    with op.batch_alter_table('enrollments', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_enrollments_class_id'), ['class_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_enrollments_trainee_id'), ['trainee_id'], unique=False)
+
+    op.create_table('chapter_progress',
+    sa.Column('trainee_id', sa.Integer(), nullable=False),
+    sa.Column('chapter_id', sa.Integer(), nullable=False),
+    sa.Column('credited_seconds', sa.Double(), nullable=False),
+    sa.Column('furthest_position', sa.Double(), nullable=False),
+    sa.ForeignKeyConstraint(['chapter_id'], ['chapters.id'], name=op.f('fk_chapter_progress_chapter_id_chapters')),
+    sa.ForeignKeyConstraint(['trainee_id'], ['users.id'], name=op.f('fk_chapter_progress_trainee_id_users')),
+    sa.PrimaryKeyConstraint('trainee_id', 'chapter_id', name=op.f('pk_chapter_progress'))
+    )
+    op.create_table('learning_sessions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('trainee_id', sa.Integer(), nullable=False),
+    sa.Column('chapter_id', sa.Integer(), nullable=False),
+    sa.Column('class_id', sa.Integer(), nullable=False),
+    sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('ended_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('end_reason', sa.String(length=32), nullable=True),
+    sa.Column('address', sa.String(length=64), nullable=True),
+    sa.Column('user_agent', sa.String(length=300), nullable=True),
+    sa.Column('last_seq', sa.Integer(), nullable=False),
+    sa.Column('last_beat_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('last_position', sa.Double(), nullable=False),
+    sa.Column('start_position', sa.Double(), nullable=False),
+    sa.Column('credited_seconds', sa.Double(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.ForeignKeyConstraint(['chapter_id'], ['chapters.id'], name=op.f('fk_learning_sessions_chapter_id_chapters')),
+    sa.ForeignKeyConstraint(['class_id'], ['classes.id'], name=op.f('fk_learning_sessions_class_id_classes')),
+    sa.ForeignKeyConstraint(['trainee_id'], ['users.id'], name=op.f('fk_learning_sessions_trainee_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_learning_sessions'))
+    )
+    with op.batch_alter_table('learning_sessions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_learning_sessions_chapter_id'), ['chapter_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_learning_sessions_class_id'), ['class_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_learning_sessions_trainee_id'), ['trainee_id'], unique=False)
+
+    op.create_table('heartbeats',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('session_id', sa.Integer(), nullable=False),
+    sa.Column('seq', sa.Integer(), nullable=False),
+    sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('position', sa.Double(), nullable=False),
+    sa.Column('rate', sa.Double(), nullable=False),
+    sa.Column('playing', sa.Boolean(), nullable=False),
+    sa.Column('visible', sa.Boolean(), nullable=False),
+    sa.Column('focused', sa.Boolean(), nullable=False),
+    sa.Column('client_time', sa.Double(), nullable=True),
+    sa.Column('env', sa.Text(), nullable=False),
+    sa.Column('credited_seconds', sa.Double(), nullable=False),
+    sa.Column('reasons', sa.String(length=200), nullable=False),
+    sa.Column('answer', sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(['session_id'], ['learning_sessions.id'], name=op.f('fk_heartbeats_session_id_learning_sessions')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_heartbeats')),
+    sa.UniqueConstraint('session_id', 'seq', name=op.f('uq_heartbeats_session_id'))
+    )
+    for table in APPEND_ONLY:
+        guard(op.get_bind(), table)
+
+
+def downgrade():
+    op.drop_table('heartbeats')
+    with op.batch_alter_table('learning_sessions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_learning_sessions_trainee_id'))
+        batch_op.drop_index(batch_op.f('ix_learning_sessions_class_id'))
+        batch_op.drop_index(batch_op.f('ix_learning_sessions_chapter_id'))
+
+    op.drop_table('learning_sessions')
+    op.drop_table('chapter_progress')
+    with op.batch_alter_table('enrollments', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_enrollments_trainee_id'))
+        batch_op.drop_index(batch_op.f('ix_enrollments_class_id'))
+
+    op.drop_table('enrollments')
+    op.drop_table('daily_credit')
+    op.drop_table('class_courses')
+    with op.batch_alter_table('chapters', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_chapters_course_id'))
+
+    op.drop_table('chapters')
+    with op.batch_alter_table('api_tokens', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_api_tokens_user_id'))
+
+    op.drop_table('api_tokens')
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_users_role'))
+        batch_op.drop_index(batch_op.f('ix_users_region_code'))
+        batch_op.drop_index(batch_op.f('ix_users_institution_id'))
+
+    op.drop_table('users')
+    with op.batch_alter_table('courses', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_courses_institution_id'))
+
+    op.drop_table('courses')
+    with op.batch_alter_table('classes', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_classes_institution_id'))
+
+    op.drop_table('classes')
+    with op.batch_alter_table('login_attempts', schema=None) as batch_op:
+        batch_op.drop_index('ix_login_attempts_username_at')
+        batch_op.drop_index('ix_login_attempts_address_at')
+
+    op.drop_table('login_attempts')
+    op.drop_table('ledger_head')
+    with op.batch_alter_table('ledger_entries', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_ledger_entries_subject_id'))
+        batch_op.drop_index(batch_op.f('ix_ledger_entries_kind'))
+        batch_op.drop_index(batch_op.f('ix_ledger_entries_actor_id'))
+
+    op.drop_table('ledger_entries')
+    with op.batch_alter_table('institutions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_institutions_region_code'))
+
+    op.drop_table('institutions')

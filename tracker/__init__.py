@@ -1,0 +1,44 @@
+"""The online-training platform: create_app builds it from TRACKER_* configuration."""
+from pathlib import Path
+
+from flask import Flask
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config=None):
+    from tracker.config import instance_secret, load_config
+
+    cfg = load_config(config)
+    instance = Path(cfg["TRACKER_INSTANCE"])
+    for sub in ("", "media", "photos", "keys"):
+        (instance / sub).mkdir(parents=True, exist_ok=True)
+    app = Flask(
+        __name__,
+        instance_path=str(instance),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config.update(cfg)
+    app.json.ensure_ascii = False
+    app.secret_key = cfg.get("SECRET_KEY") or instance_secret(instance)
+    app.config.setdefault("TRACKER_ID_PEPPER", instance_secret(instance, "id_pepper"))
+
+    from tracker import errors, views
+    from tracker.accounts import routes as accounts_routes
+    from tracker.api import routes as api_routes
+    from tracker.learning import routes as learning_routes
+    from tracker.cli import register_cli
+    from tracker.extensions import csrf, db, socketio
+
+    db.init_app(app)
+    csrf.init_app(app)
+    socketio.init_app(app, async_mode="threading", message_queue=cfg["TRACKER_SOCKETIO_QUEUE"] or None)
+    errors.init_app(app)
+    app.register_blueprint(accounts_routes.bp)
+    app.register_blueprint(views.bp)
+    app.register_blueprint(learning_routes.bp)
+    app.register_blueprint(api_routes.bp)
+    csrf.exempt(api_routes.bp)  # bearer tokens; cookie-authenticated API writes check CSRF in api_auth
+    register_cli(app)
+    return app

@@ -1,0 +1,159 @@
+"""Registration, accounts and login: the rules behind the pages and the API."""
+import hashlib
+import hmac
+from datetime import datetime, timedelta, timezone
+
+from flask import current_app
+from sqlalchemy import delete, func, or_, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from models import Institution, LoginAttempt, User
+from models.accounts import ROLES
+from tracker import ledger
+from tracker.accounts.rules import (
+    FACE_CONSENT_VERSION,
+    RuleError,
+    mask_id_number,
+    normalize_id_number,
+    validate_category,
+    validate_id_number,
+    validate_password,
+    validate_phone,
+    validate_text,
+)
+
+PASSWORD_METHOD = "scrypt"
+REGISTRATION_FIELDS = {"name": "姓名", "id_number": "身份证号码", "phone": "手机号码", "category": "身份类别",
+                       "employer": "工作单位或培训机构", "password": "密码"}
+
+
+def id_digest(id_number):
+    """Keyed digest of an ID number for the ledger: links entries to a person without publishing the number."""
+    key = current_app.config["TRACKER_ID_PEPPER"].encode()
+    return hmac.new(key, id_number.encode(), hashlib.sha256).hexdigest()
+
+
+def identity_payload(user):
+    return {
+        "user_id": user.id,
+        "role": user.role,
+        "name": user.name,
+        "id_mask": mask_id_number(user.id_number),
+        "id_digest": id_digest(user.id_number) if user.id_number else None,
+        "category": user.category,
+        "employer": user.employer,
+        "institution_id": user.institution_id,
+        "region_code": user.region_code,
+    }
+
+
+def _unique(s, id_number, phone):
+    if id_number and s.scalar(select(User.id).where(User.id_number == id_number)):
+        raise RuleError("duplicate_id_number", "该身份证号码已注册，每个身份证号码只能注册一个账号", "id_number")
+    if phone and s.scalar(select(User.id).where(User.phone == phone)):
+        raise RuleError("duplicate_phone", "该手机号码已被其他账号使用", "phone")
+
+
+def register_trainee(s, data, address=None):
+    """Self-registration of a trainee (实名注册). Validates everything before writing anything."""
+    if not isinstance(data, dict):
+        raise RuleError("bad_request", "请求内容应为JSON对象")
+    missing = [label for key, label in REGISTRATION_FIELDS.items() if data.get(key) in (None, "")]
+    if missing:
+        raise RuleError("missing_field", "请填写：" + "、".join(missing))
+    name = validate_text(data.get("name"), "name", "姓名", 50)
+    id_number = validate_id_number(data.get("id_number") if isinstance(data.get("id_number"), str) else "")
+    phone = validate_phone(data.get("phone") if isinstance(data.get("phone"), str) else "")
+    category = validate_category(data.get("category") if isinstance(data.get("category"), str) else "")
+    employer = validate_text(data.get("employer"), "employer", "工作单位或培训机构", 100)
+    password = validate_password(data.get("password"))
+    consent = data.get("face_consent")
+    if consent not in (True, "true", "on", "1", 1):
+        raise RuleError("consent_required", "线上培训须进行人脸核验，请阅读并单独勾选同意人脸信息处理", "face_consent")
+    _unique(s, id_number, phone)
+    now = datetime.now(timezone.utc)
+    user = User(
+        role="trainee", name=name, id_number=id_number, phone=phone, category=category, employer=employer,
+        password_hash=generate_password_hash(password, method=PASSWORD_METHOD),
+        face_consent_version=FACE_CONSENT_VERSION, face_consent_at=now,
+    )
+    s.add(user)
+    s.flush()
+    ledger.append(s, "account.registered", identity_payload(user), actor_id=user.id, subject_id=user.id)
+    ledger.append(
+        s, "consent.face", {"user_id": user.id, "version": FACE_CONSENT_VERSION, "given": True, "address": address},
+        actor_id=user.id, subject_id=user.id,
+    )
+    return user
+
+
+def create_user(s, *, role, name, password, actor_id=None, id_number=None, phone=None, institution_id=None,
+                region_code=None, category=None, employer=None):
+    """Accounts made by an administrator or the CLI (staff, regulators, admins, and trainees)."""
+    if role not in ROLES:
+        raise RuleError("invalid_role", "角色无效：" + "、".join(ROLES), "role")
+    name = validate_text(name, "name", "姓名", 50)
+    validate_password(password)
+    id_number = validate_id_number(id_number) if id_number else None
+    phone = validate_phone(phone) if phone else None
+    if not (id_number or phone):
+        raise RuleError("missing_field", "请提供身份证号码或手机号码作为登录名", "phone")
+    if role == "trainee":
+        if not id_number:
+            raise RuleError("missing_field", "学员须提供身份证号码", "id_number")
+        category = validate_category(category)
+    if role == "staff":
+        if not institution_id or s.get(Institution, institution_id) is None:
+            raise RuleError("invalid_institution", "机构人员须绑定一个已存在的培训机构", "institution_id")
+    if role == "regulator" and not (region_code and region_code.isdigit() and len(region_code) == 6):
+        raise RuleError("invalid_region", "人社部门账号须绑定6位行政区划代码", "region_code")
+    _unique(s, id_number, phone)
+    user = User(
+        role=role, name=name, id_number=id_number, phone=phone, category=category, employer=employer,
+        institution_id=institution_id if role == "staff" else None,
+        region_code=region_code if role == "regulator" else None,
+        password_hash=generate_password_hash(password, method=PASSWORD_METHOD),
+    )
+    s.add(user)
+    s.flush()
+    ledger.append(s, "account.created", identity_payload(user), actor_id=actor_id, subject_id=user.id)
+    ledger.append(s, "role.granted", {"user_id": user.id, "role": role, "institution_id": user.institution_id,
+                                       "region_code": user.region_code}, actor_id=actor_id, subject_id=user.id)
+    return user
+
+
+def find_login(s, username):
+    username = (username or "").strip()
+    if not username or len(username) > 64:
+        return None
+    return s.scalar(select(User).where(or_(User.id_number == normalize_id_number(username), User.phone == username)))
+
+
+def authenticate(s, username, password, address, via):
+    """Check a login; throttle repeated failures per account name and per address.
+
+    A failure is committed on its own so that throttling holds even though the login is refused.
+    """
+    cfg = current_app.config
+    if not isinstance(username, str) or not isinstance(password, str) or not username.strip() or not password:
+        raise RuleError("missing_field", "请输入账号和密码")
+    key = username.strip().upper()[:64]
+    since = datetime.now(timezone.utc) - timedelta(seconds=cfg["TRACKER_LOGIN_WINDOW"])
+    limit = cfg["TRACKER_LOGIN_MAX_FAILURES"]
+    by_name = s.scalar(select(func.count()).where(LoginAttempt.username == key, LoginAttempt.at >= since))
+    by_addr = s.scalar(select(func.count()).where(LoginAttempt.address == address, LoginAttempt.at >= since))
+    if by_name >= limit or by_addr >= limit * 4:
+        raise RuleError("too_many_attempts", f"登录失败次数过多，请{cfg['TRACKER_LOGIN_WINDOW'] // 60}分钟后再试", status=429)
+    user = find_login(s, username)
+    # Hash even for unknown accounts, so timing does not reveal which accounts exist.
+    ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password[:128])
+    if not ok or user is None or not user.is_active:
+        s.add(LoginAttempt(username=key, address=address))
+        s.commit()
+        raise RuleError("login_failed", "账号或密码错误")
+    s.execute(delete(LoginAttempt).where(LoginAttempt.username == key))
+    ledger.append(s, "account.login", {"user_id": user.id, "via": via, "address": address}, actor_id=user.id, subject_id=user.id)
+    return user
+
+
+_DUMMY_HASH = generate_password_hash("not-a-password-0", method=PASSWORD_METHOD)

@@ -1,0 +1,59 @@
+"""Configuration from TRACKER_* environment variables with safe defaults."""
+import os
+import secrets
+from pathlib import Path
+
+
+def _int(name, default):
+    return int(os.environ.get(name, default))
+
+
+def _float(name, default):
+    return float(os.environ.get(name, default))
+
+
+def load_config(overrides=None):
+    """Build the app's config dict: environment first, then explicit overrides (tests)."""
+    overrides = dict(overrides or {})
+    instance = Path(overrides.get("TRACKER_INSTANCE") or os.environ.get("TRACKER_INSTANCE", "./instance")).resolve()
+    cfg = {
+        "TRACKER_INSTANCE": str(instance),
+        "TRACKER_DATABASE_URL": os.environ.get("TRACKER_DATABASE_URL") or f"sqlite:///{instance / 'tracker.sqlite3'}",
+        "TRACKER_HEARTBEAT_INTERVAL": _int("TRACKER_HEARTBEAT_INTERVAL", 15),
+        "TRACKER_PHOTO_CHECK_MEAN": _int("TRACKER_PHOTO_CHECK_MEAN", 600),
+        "TRACKER_PHOTO_CHECK_DEADLINE": _int("TRACKER_PHOTO_CHECK_DEADLINE", 60),
+        "TRACKER_FACE_TOLERANCE": _float("TRACKER_FACE_TOLERANCE", 0.5),
+        "TRACKER_ATTENTION_MEAN": _int("TRACKER_ATTENTION_MEAN", 900),
+        "TRACKER_ATTENTION_DEADLINE": _int("TRACKER_ATTENTION_DEADLINE", 60),
+        "TRACKER_HOST": os.environ.get("TRACKER_HOST", "127.0.0.1"),
+        "TRACKER_PORT": _int("TRACKER_PORT", 5000),
+        "TRACKER_HTTPS": os.environ.get("TRACKER_HTTPS", "") not in ("", "0", "false"),
+        "TRACKER_SOCKETIO_QUEUE": os.environ.get("TRACKER_SOCKETIO_QUEUE", ""),
+        # Failed logins per account (or per address) within the window before further tries are refused.
+        "TRACKER_LOGIN_MAX_FAILURES": _int("TRACKER_LOGIN_MAX_FAILURES", 5),
+        "TRACKER_LOGIN_WINDOW": _int("TRACKER_LOGIN_WINDOW", 900),
+        "TRACKER_TOKEN_TTL": _int("TRACKER_TOKEN_TTL", 7 * 24 * 3600),
+        "MAX_CONTENT_LENGTH": _int("TRACKER_MAX_UPLOAD", 512 * 1024 * 1024),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "WTF_CSRF_TIME_LIMIT": None,
+        "TESTING": False,
+    }
+    cfg.update(overrides)
+    cfg["SESSION_COOKIE_SECURE"] = bool(cfg["TRACKER_HTTPS"])
+    return cfg
+
+
+def instance_secret(instance_dir, name="secret_key"):
+    """A random secret kept in the instance folder, created on first use (0600)."""
+    path = Path(instance_dir) / name
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it first
+            pass
+        else:
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32))
+    return path.read_text().strip()

@@ -1,0 +1,65 @@
+"""Schema management (Alembic) and the append-only guards on ledger tables."""
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import text
+
+import models
+
+MIGRATIONS = Path(models.__file__).resolve().parent / "migrations"
+
+# Tables that only ever grow; the database itself refuses UPDATE and DELETE on them.
+APPEND_ONLY = ["ledger_entries", "heartbeats"]
+
+
+def alembic_config(url):
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade(engine):
+    """Bring the schema to the newest revision, then make sure the ledger head row exists."""
+    with engine.begin() as conn:
+        cfg = alembic_config(str(engine.url))
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    from tracker.ledger.services import ensure_head
+    from sqlalchemy.orm import Session
+
+    with Session(engine) as s, s.begin():
+        ensure_head(s)
+
+
+def guard_sql(dialect, table):
+    """SQL that makes `table` append-only on this dialect (used by migrations and by tests)."""
+    if dialect == "sqlite":
+        return [
+            f"CREATE TRIGGER IF NOT EXISTS {table}_no_update BEFORE UPDATE ON {table} "
+            f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END",
+            f"CREATE TRIGGER IF NOT EXISTS {table}_no_delete BEFORE DELETE ON {table} "
+            f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END",
+        ]
+    return [
+        "CREATE OR REPLACE FUNCTION tracker_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ "
+        "BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END $$",
+        f"DROP TRIGGER IF EXISTS {table}_no_change ON {table}",
+        f"CREATE TRIGGER {table}_no_change BEFORE UPDATE OR DELETE ON {table} "
+        f"FOR EACH ROW EXECUTE FUNCTION tracker_append_only()",
+        f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}",
+        f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION tracker_append_only()",
+    ]
+
+
+def unguard_sql(dialect, table):
+    if dialect == "sqlite":
+        return [f"DROP TRIGGER IF EXISTS {table}_no_update", f"DROP TRIGGER IF EXISTS {table}_no_delete"]
+    return [f"DROP TRIGGER IF EXISTS {table}_no_change ON {table}", f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}"]
+
+
+def guard(conn, table):
+    for stmt in guard_sql(conn.dialect.name, table):
+        conn.execute(text(stmt))

@@ -1,0 +1,118 @@
+"""The demo: one institution, a regulator, a course of real video chapters, one class with three trainees."""
+from datetime import date
+from pathlib import Path
+
+import cv2
+import numpy as np
+from sqlalchemy import select
+
+from models import Chapter, ClassCourse, Course, Enrollment, Institution, TrainingClass, User
+from tracker import ledger
+from tracker.accounts.rules import id_check_digit
+from tracker.accounts.services import create_user
+from tracker.extensions import db
+
+INSTITUTION = "呼和浩特市示范职业技能培训学校"
+PASSWORD = "Demo1234"
+
+
+def _id(body17):
+    return body17 + id_check_digit(body17)
+
+
+ACCOUNTS = [
+    # role, name, phone, id number, category
+    ("staff", "王老师", "13900000001", None, None),
+    ("regulator", "李科长", "13900000002", None, None),
+    ("admin", "平台管理员", "13900000009", None, None),
+    ("trainee", "张伟", "13800000001", _id("15010219900101001"), "企业职工"),
+    ("trainee", "李娜", "13800000002", _id("15010219920315002"), "下岗失业人员"),
+    ("trainee", "刘洋", "13800000003", _id("15010219950720003"), "农村牧区转移就业劳动者"),
+]
+CHAPTERS = [("第1章 安全用电常识", 150), ("第2章 常用电工工具与仪表", 180)]
+
+
+def render_chapter_video(path, title, seconds, fps=10, size=(480, 270)):
+    """A real, playable VP8 WebM: the title, a clock and a moving bar, so that playback can be seen."""
+    w, h = size
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"VP80"), fps, size)
+    if not writer.isOpened():
+        raise RuntimeError("OpenCV cannot write WebM (VP8) here")
+    try:
+        for i in range(seconds * fps):
+            t = i / fps
+            frame = np.full((h, w, 3), (60, 40, 20), np.uint8)
+            cv2.rectangle(frame, (0, h - 24), (int(w * t / seconds), h), (40, 170, 240), -1)
+            cv2.circle(frame, (int(w / 2 + 120 * np.cos(t)), int(h / 2 + 50 * np.sin(t))), 18, (90, 200, 90), -1)
+            cv2.putText(frame, title, (16, 40), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (255, 255, 255), 2)
+            cv2.putText(frame, f"{int(t) // 60:02d}:{int(t) % 60:02d} / {seconds // 60:02d}:{seconds % 60:02d}",
+                        (16, h - 40), cv2.FONT_HERSHEY_SIMPLEX, 0.9, (255, 255, 255), 2)
+            writer.write(frame)
+    finally:
+        writer.release()
+
+
+def load_demo(app):
+    """Create the demo once; every call returns its accounts and classes."""
+    media = Path(app.config["TRACKER_INSTANCE"]) / "media"
+    with db.transaction() as s:
+        loaded = s.scalar(select(Institution.id).where(Institution.name == INSTITUTION)) is not None
+    if not loaded:
+        # Render outside the transaction: it takes seconds and SQLite would hold its write lock meanwhile.
+        for n, (_title, seconds) in enumerate(CHAPTERS, 1):
+            if not (media / f"demo-ch{n}.webm").exists():
+                render_chapter_video(media / f"demo-ch{n}.webm", f"Chapter {n}", seconds)
+        with db.transaction() as s:
+            if s.scalar(select(Institution.id).where(Institution.name == INSTITUTION)) is None:
+                _create(s)
+    with db.transaction() as s:
+        return _describe(s)
+
+
+def _create(s):
+    inst = Institution(name=INSTITUTION, region_code="150102")
+    s.add(inst)
+    s.flush()
+    ledger.append(s, "institution.created", {"institution_id": inst.id, "name": inst.name, "region_code": inst.region_code})
+    users = {}
+    for role, name, phone, idn, cat in ACCOUNTS:
+        users[phone] = create_user(
+            s, role=role, name=name, password=PASSWORD, phone=phone, id_number=idn, category=cat,
+            institution_id=inst.id if role == "staff" else None,
+            region_code="150100" if role == "regulator" else None,
+            employer=INSTITUTION if role == "trainee" else None,
+        )
+    course = Course(institution_id=inst.id, title="电工基础（线上理论部分）", description="低压电工作业人员线上理论课程")
+    s.add(course)
+    s.flush()
+    for n, (title, seconds) in enumerate(CHAPTERS, 1):
+        s.add(Chapter(course_id=course.id, ordinal=n, title=title, video_file=f"demo-ch{n}.webm", seconds=seconds))
+    cls = TrainingClass(
+        institution_id=inst.id, name="2026年第12期 低压电工（线上理论）", occupation="电工（四级）", form="录播",
+        start_date=date(2026, 11, 1), end_date=date(2026, 12, 31), total_hours=100, online_hours=40,
+        policy_profile="standard",
+    )
+    s.add(cls)
+    s.flush()
+    s.add(ClassCourse(class_id=cls.id, course_id=course.id))
+    staff = users["13900000001"]
+    for role, name, phone, idn, cat in ACCOUNTS:
+        if role == "trainee":
+            s.add(Enrollment(class_id=cls.id, trainee_id=users[phone].id))
+            ledger.append(s, "roster.added", {"class_id": cls.id, "trainee_id": users[phone].id},
+                          actor_id=staff.id, subject_id=users[phone].id)
+
+
+def _describe(s):
+    inst = s.scalar(select(Institution).where(Institution.name == INSTITUTION))
+    accounts = []
+    for role, name, phone, idn, cat in ACCOUNTS:
+        user = s.scalar(select(User).where(User.phone == phone))
+        accounts.append({"role": role, "username": phone, "password": PASSWORD, "user_id": user.id, "name": name,
+                         "id_number": idn})
+    classes = []
+    for cls in s.scalars(select(TrainingClass).where(TrainingClass.institution_id == inst.id).order_by(TrainingClass.id)):
+        chapters = [{"chapter_id": ch.id, "seconds": ch.seconds, "title": ch.title}
+                    for course in cls.courses for ch in course.chapters]
+        classes.append({"class_id": cls.id, "name": cls.name, "institution_id": inst.id, "chapters": chapters})
+    return {"accounts": accounts, "classes": classes}

@@ -1,0 +1,1 @@
+"""Courses, classes, rosters, the player and credited learning time."""

@@ -1,0 +1,68 @@
+"""Pages: the trainee's courses, staff's classes and rosters, the regulator's view of its region."""
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from sqlalchemy import func, select
+
+from models import Enrollment, Institution, TrainingClass
+from tracker.accounts.rules import RuleError, mask_id_number, mask_phone
+from tracker.extensions import db
+from tracker.learning import services
+from tracker.learning.policy import policy_for
+from tracker.security import can_manage_class, can_view_class, load_current_user, page_auth, region_covers
+
+bp = Blueprint("learning", __name__)
+
+
+@bp.get("/learn")
+@page_auth("trainee")
+def my_courses():
+    user = load_current_user()
+    return render_template("my_courses.html", user=user, classes=services.trainee_classes(db.session, user))
+
+
+def _class_rows(s, classes):
+    counts = dict(s.execute(select(Enrollment.class_id, func.count()).group_by(Enrollment.class_id)).all())
+    return [{"cls": c, "trainees": counts.get(c.id, 0), "policy": policy_for(c.policy_profile)} for c in classes]
+
+
+@bp.get("/staff/classes")
+@page_auth("staff")
+def staff_classes():
+    user, s = load_current_user(), db.session
+    classes = s.scalars(select(TrainingClass).where(TrainingClass.institution_id == user.institution_id)
+                        .order_by(TrainingClass.id)).all()
+    return render_template("classes.html", title="本机构班期", rows=_class_rows(s, classes))
+
+
+@bp.get("/regulator/classes")
+@page_auth("regulator")
+def region_classes():
+    user, s = load_current_user(), db.session
+    classes = [c for c in s.scalars(select(TrainingClass).join(Institution).order_by(TrainingClass.id))
+               if region_covers(user.region_code, c.institution.region_code)]
+    return render_template("classes.html", title=f"辖区班期（{user.region_code}）", rows=_class_rows(s, classes))
+
+
+@bp.route("/classes/<int:class_id>", methods=["GET", "POST"])
+@page_auth("staff", "regulator", "admin")
+def class_detail(class_id):
+    user, s = load_current_user(), db.session
+    cls = s.get(TrainingClass, class_id)
+    if cls is None:
+        abort(404)
+    if not can_view_class(user, cls):
+        abort(403)
+    error = None
+    if request.method == "POST":
+        if not can_manage_class(user, cls):
+            abort(403)
+        try:
+            services.add_to_roster(s, cls, request.form.get("id_number", "")[:30], user)
+            s.commit()
+            return redirect(url_for("learning.class_detail", class_id=cls.id))
+        except RuleError as e:
+            s.rollback()
+            error = e.message
+    roster = [{"id": t.id, "name": t.name, "id_mask": mask_id_number(t.id_number), "phone_mask": mask_phone(t.phone),
+               "category": t.category} for t in services.class_roster(s, cls)]
+    return render_template("class_detail.html", cls=cls, roster=roster, policy=policy_for(cls.policy_profile),
+                           can_manage=can_manage_class(user, cls), error=error), (400 if error else 200)

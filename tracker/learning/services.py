@@ -1,0 +1,79 @@
+"""Classes, rosters and what a trainee is enrolled in."""
+from sqlalchemy import select
+
+from models import Chapter, ChapterProgress, Enrollment, TrainingClass, User
+from tracker import ledger
+from tracker.accounts.rules import RuleError, mask_id_number, validate_id_number
+
+CLASS_HOUR_SECONDS = 45 * 60
+
+
+def add_to_roster(s, cls, id_number, actor):
+    """Put a registered trainee on a class's roster (花名册)."""
+    idn = validate_id_number(id_number if isinstance(id_number, str) else "")
+    trainee = s.scalar(select(User).where(User.id_number == idn))
+    if trainee is None or trainee.role != "trainee":
+        raise RuleError("trainee_not_registered", "该身份证号码尚未实名注册为学员，请先让学员注册", "id_number", status=404)
+    if s.scalar(select(Enrollment.id).where(Enrollment.class_id == cls.id, Enrollment.trainee_id == trainee.id)):
+        raise RuleError("already_enrolled", "该学员已在本班期花名册中", "id_number", status=409)
+    enrollment = Enrollment(class_id=cls.id, trainee_id=trainee.id)
+    s.add(enrollment)
+    s.flush()
+    ledger.append(s, "roster.added", {"class_id": cls.id, "trainee_id": trainee.id, "id_mask": mask_id_number(idn)},
+                  actor_id=actor.id, subject_id=trainee.id)
+    return enrollment
+
+
+def trainee_classes(s, trainee):
+    """The trainee's classes with courses, chapters and credited progress, for the API and the pages."""
+    classes = s.scalars(
+        select(TrainingClass).join(Enrollment, Enrollment.class_id == TrainingClass.id)
+        .where(Enrollment.trainee_id == trainee.id).order_by(TrainingClass.id)
+    ).all()
+    progress = {
+        p.chapter_id: p for p in s.scalars(select(ChapterProgress).where(ChapterProgress.trainee_id == trainee.id))
+    }
+    out = []
+    for cls in classes:
+        courses = []
+        for course in cls.courses:
+            chapters = []
+            for ch in course.chapters:
+                p = progress.get(ch.id)
+                credited = min(p.credited_seconds, ch.seconds) if p else 0.0
+                chapters.append({
+                    "chapter_id": ch.id, "title": ch.title, "seconds": ch.seconds,
+                    "class_hours": round(ch.seconds / CLASS_HOUR_SECONDS, 2),
+                    "credited_seconds": round(credited, 1),
+                    "furthest_position": round(p.furthest_position, 1) if p else 0.0,
+                    "progress": round(credited / ch.seconds, 4) if ch.seconds else 0.0,
+                })
+            courses.append({"course_id": course.id, "title": course.title, "chapters": chapters})
+        out.append({
+            "class_id": cls.id, "name": cls.name, "institution": cls.institution.name,
+            "institution_id": cls.institution_id, "policy_profile": cls.policy_profile,
+            "start_date": cls.start_date.isoformat() if cls.start_date else None,
+            "end_date": cls.end_date.isoformat() if cls.end_date else None,
+            "courses": courses,
+        })
+    return out
+
+
+def class_roster(s, cls):
+    return s.scalars(
+        select(User).join(Enrollment, Enrollment.trainee_id == User.id).where(Enrollment.class_id == cls.id).order_by(User.id)
+    ).all()
+
+
+def chapter_in_trainee_classes(s, trainee, chapter_id):
+    """The chapter and the class through which the trainee may study it, or (None, None)."""
+    from models import ClassCourse
+
+    row = s.execute(
+        select(Chapter, Enrollment.class_id)
+        .join(ClassCourse, ClassCourse.course_id == Chapter.course_id)
+        .join(Enrollment, Enrollment.class_id == ClassCourse.class_id)
+        .where(Chapter.id == chapter_id, Enrollment.trainee_id == trainee.id)
+        .order_by(Enrollment.class_id)
+    ).first()
+    return (row[0], row[1]) if row else (None, None)

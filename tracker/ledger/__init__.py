@@ -1,0 +1,2 @@
+"""The training ledger (培训台账): an append-only, hash-chained record of everything that counts."""
+from tracker.ledger.services import append, verify  # noqa: F401

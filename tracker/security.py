@@ -1,0 +1,136 @@
+"""Who is asking, and what they may see. Access rules are plain functions; decorators only apply them."""
+import functools
+import hashlib
+import hmac
+import secrets
+from datetime import datetime, timedelta, timezone
+
+from flask import current_app, g, redirect, request, session, url_for
+from sqlalchemy import select
+
+from models import ApiToken, Enrollment, Institution, TrainingClass, User
+from tracker.errors import ApiError
+from tracker.extensions import csrf, db
+
+
+def token_digest(token):
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(s, user, ttl):
+    token = secrets.token_urlsafe(32)
+    s.add(ApiToken(user_id=user.id, token_hash=token_digest(token), expires_at=datetime.now(timezone.utc) + timedelta(seconds=ttl)))
+    return token
+
+
+def user_for_token(s, token):
+    row = s.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(token)))
+    if row is None or row.revoked:
+        return None
+    expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=timezone.utc)
+    if expires < datetime.now(timezone.utc) or not row.user.is_active:
+        return None
+    return row.user
+
+
+def load_current_user():
+    """Bearer token first (API clients), else the signed session cookie (browser)."""
+    if "current_user" in g:
+        return g.current_user
+    user, via = None, None
+    auth = request.headers.get("Authorization", "")
+    if auth.startswith("Bearer "):
+        user, via = user_for_token(db.session, auth[7:].strip()), "token"
+    elif session.get("user_id"):
+        user = db.session.get(User, session["user_id"])
+        if user is not None and (not user.is_active or session.get("auth_epoch") != auth_epoch(user)):
+            user = None
+        via = "cookie" if user else None
+    g.current_user, g.auth_via = user, via
+    return user
+
+
+def auth_epoch(user):
+    """Changes when the password hash changes, so that old cookies stop working."""
+    key = current_app.secret_key.encode()
+    return hmac.new(key, user.password_hash.encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def api_auth(*roles):
+    """API guard: 401 without credentials, 403 for other roles; cookie-authenticated writes need CSRF."""
+
+    def deco(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            user = load_current_user()
+            if user is None:
+                raise ApiError(401, "unauthorized", "请先登录或提供有效的访问令牌")
+            if g.auth_via == "cookie" and request.method not in ("GET", "HEAD", "OPTIONS"):
+                csrf.protect()
+            if roles and user.role not in roles:
+                raise ApiError(403, "forbidden", "当前角色无权执行此操作")
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    return deco
+
+
+def page_auth(*roles):
+    """Page guard: to the login page without a session, 403 page for other roles."""
+
+    def deco(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            user = load_current_user()
+            if user is None:
+                return redirect(url_for("accounts.login", next=request.full_path))
+            if roles and user.role not in roles:
+                raise ApiError(403, "forbidden", "当前角色无权访问此页面")
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    return deco
+
+
+def region_covers(regulator_region, region_code):
+    """A regulator's division covers its subdivisions: 150000 covers 150102, 150100 covers 150102."""
+    prefix = (regulator_region or "").rstrip("0")
+    return bool(prefix) and (region_code or "").startswith(prefix)
+
+
+def can_view_class(viewer, cls):
+    if viewer.role == "admin":
+        return True
+    if viewer.role == "staff":
+        return viewer.institution_id == cls.institution_id
+    if viewer.role == "regulator":
+        return region_covers(viewer.region_code, cls.institution.region_code)
+    return False
+
+
+def can_manage_class(viewer, cls):
+    return viewer.role == "admin" or (viewer.role == "staff" and viewer.institution_id == cls.institution_id)
+
+
+def can_view_trainee(s, viewer, trainee):
+    """A trainee sees only themself; staff their institution's trainees; a regulator its region's."""
+    if viewer.id == trainee.id or viewer.role == "admin":
+        return True
+    if viewer.role not in ("staff", "regulator"):
+        return False
+    q = (
+        select(Institution.id, Institution.region_code)
+        .join(TrainingClass, TrainingClass.institution_id == Institution.id)
+        .join(Enrollment, Enrollment.class_id == TrainingClass.id)
+        .where(Enrollment.trainee_id == trainee.id)
+    )
+    for inst_id, region in s.execute(q):
+        if viewer.role == "staff" and viewer.institution_id == inst_id:
+            return True
+        if viewer.role == "regulator" and region_covers(viewer.region_code, region):
+            return True
+    return False
+
+
