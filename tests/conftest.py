@@ -1,0 +1,110 @@
+"""Fixtures: a fresh app and database per test, on SQLite or (TRACKER_DATABASE_URL) PostgreSQL."""
+import os
+import random
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tracker import create_app
+from tracker.accounts.rules import id_check_digit
+
+PG_URL = os.environ.get("TRACKER_DATABASE_URL", "")
+
+
+def reset_postgres(url):
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture
+def app(tmp_path):
+    config = {"TRACKER_INSTANCE": str(tmp_path / "instance"), "TESTING": True, "SECRET_KEY": "test-secret",
+              "TRACKER_ID_PEPPER": "test-pepper", "WTF_CSRF_ENABLED": False}
+    if PG_URL.startswith("postgresql"):
+        reset_postgres(PG_URL)
+        config["TRACKER_DATABASE_URL"] = PG_URL
+    else:
+        config["TRACKER_DATABASE_URL"] = f"sqlite:///{tmp_path / 'test.sqlite3'}"
+    app = create_app(config)
+    from tracker.db import upgrade
+    from tracker.extensions import db
+
+    upgrade(db.engine)
+    yield app
+    db.session.remove()
+    db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def make_id_number(rnd=random, region="150102", born="19900101"):
+    body = region + born + f"{rnd.randrange(1000):03d}"
+    return body + id_check_digit(body)
+
+
+class Api:
+    """A JSON client for /api/v1 with an optional bearer token."""
+
+    def __init__(self, client, token=None):
+        self.client, self.token = client, token
+
+    def call(self, method, path, body=None, **kw):
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        return self.client.open("/api/v1" + path, method=method, json=body, headers=headers, **kw)
+
+    def get(self, path, **kw):
+        return self.call("GET", path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.call("POST", path, body if body is not None else {}, **kw)
+
+
+@pytest.fixture
+def api(client):
+    def make(username=None, password="Demo1234"):
+        anon = Api(client)
+        if username is None:
+            return anon
+        r = anon.post("/auth/token", {"username": username, "password": password})
+        assert r.status_code == 200, r.get_json()
+        return Api(client, r.get_json()["token"])
+
+    return make
+
+
+@pytest.fixture
+def demo(app, monkeypatch):
+    """The demo data, with tiny stand-in videos (rendering the real ones takes seconds; e2e tests do that)."""
+    from tracker import demo as demo_mod
+
+    monkeypatch.setattr(demo_mod, "render_chapter_video", _tiny_video)
+    with app.app_context():
+        return demo_mod.load_demo(app)
+
+
+def _tiny_video(path, title, seconds, fps=1, size=(64, 36)):
+    import cv2
+    import numpy as np
+
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"VP80"), fps, size)
+    for _ in range(max(1, seconds // 30)):
+        w.write(np.zeros((size[1], size[0], 3), np.uint8))
+    w.release()
+
+
+def register_payload(**over):
+    data = dict(name="测试学员", id_number=make_id_number(), phone="139%08d" % random.randrange(10**8),
+                category="企业职工", employer="测试企业", password="Passw0rd1", face_consent=True)
+    data.update(over)
+    return data
