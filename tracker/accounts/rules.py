@@ -25,8 +25,9 @@ FACE_CONSENT_TEXT = (
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
-_ID_RE = re.compile(r"^\d{17}[\dX]$")
-_PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
+# ASCII only: \d would also accept full-width digits, letting one person register twice.
+_ID_RE = re.compile(r"^[0-9]{17}[0-9X]$")
+_PHONE_RE = re.compile(r"^1[3-9][0-9]{9}$")
 
 
 class RuleError(ValueError):
