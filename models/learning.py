@@ -73,25 +73,38 @@ class Enrollment(Base):
 
 
 class LearningSession(Base):
-    """One sitting at the player (学习会话). Only one per trainee is active at a time."""
+    """One sitting at the player (学习会话). Only one per trainee is active at a time.
+
+    Server times are epoch seconds (float): exact round-trips on every database, simple arithmetic.
+    """
 
     __tablename__ = "learning_sessions"
     id: Mapped[int] = mapped_column(primary_key=True)
     trainee_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     chapter_id: Mapped[int] = mapped_column(ForeignKey("chapters.id"), index=True)
     class_id: Mapped[int] = mapped_column(ForeignKey("classes.id"), index=True)
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    ended_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    started_ts: Mapped[float]
+    ended_ts: Mapped[Optional[float]]
     end_reason: Mapped[Optional[str]] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="active", index=True)
     address: Mapped[Optional[str]] = mapped_column(String(64))
     user_agent: Mapped[Optional[str]] = mapped_column(String(300))
-    # Running state of the heartbeat stream; the heartbeat log is the evidence, these are its summary.
+    # Running state of the heartbeat stream (the heartbeat log is the evidence; this is its summary).
     last_seq: Mapped[int] = mapped_column(default=0)
-    last_beat_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    last_beat_ts: Mapped[Optional[float]]
     last_position: Mapped[float] = mapped_column(default=0.0)
-    start_position: Mapped[float] = mapped_column(default=0.0)
+    # Server time up to which the session's clock budget has been spent (see crediting.credit_stretch).
+    anchor_ts: Mapped[Optional[float]]
     credited_seconds: Mapped[float] = mapped_column(default=0.0)
-    status: Mapped[str] = mapped_column(String(16), default="active")
+    beats: Mapped[int] = mapped_column(default=0)
+    # Heartbeat rows up to this id are sealed into the ledger (see sessions.seal_heartbeats).
+    sealed_upto_id: Mapped[int] = mapped_column(default=0)
+    # Crediting stops from this server time (a missed attention check, an overdue or failed photo check).
+    blocked_since: Mapped[Optional[float]]
+    block_reason: Mapped[Optional[str]] = mapped_column(String(32))
+    attention_asked_ts: Mapped[Optional[float]]
+    attention_deadline_ts: Mapped[Optional[float]]
+    next_attention_ts: Mapped[Optional[float]]
 
     trainee = relationship("User")
     chapter: Mapped[Chapter] = relationship()
@@ -104,7 +117,7 @@ class Heartbeat(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("learning_sessions.id"))
     seq: Mapped[int]
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    received_ts: Mapped[float]
     position: Mapped[float]
     rate: Mapped[float]
     playing: Mapped[bool]
@@ -121,13 +134,13 @@ class Heartbeat(Base):
 
 
 class ChapterProgress(Base):
-    """Credited time and furthest watched point per trainee and chapter (sum of the heartbeat log)."""
+    """Credited time per trainee and chapter. Only newly covered ground is credited, so it is also the
+    furthest verified point of the video: playback resumes there and may not seek past it."""
 
     __tablename__ = "chapter_progress"
     trainee_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     chapter_id: Mapped[int] = mapped_column(ForeignKey("chapters.id"), primary_key=True)
     credited_seconds: Mapped[float] = mapped_column(default=0.0)
-    furthest_position: Mapped[float] = mapped_column(default=0.0)
 
 
 class DailyCredit(Base):

@@ -28,6 +28,7 @@ def create_app(config=None):
     from tracker.accounts import routes as accounts_routes
     from tracker.api import routes as api_routes
     from tracker.learning import routes as learning_routes
+    from tracker.learning import sockets
     from tracker.cli import register_cli
     from tracker.extensions import csrf, db, socketio
 
@@ -35,6 +36,7 @@ def create_app(config=None):
     csrf.init_app(app)
     socketio.init_app(app, async_mode="threading", message_queue=cfg["TRACKER_SOCKETIO_QUEUE"] or None)
     errors.init_app(app)
+    sockets.init_app(socketio)
     app.register_blueprint(accounts_routes.bp)
     app.register_blueprint(views.bp)
     app.register_blueprint(learning_routes.bp)

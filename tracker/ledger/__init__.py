@@ -1,2 +1,2 @@
 """The training ledger (培训台账): an append-only, hash-chained record of everything that counts."""
-from tracker.ledger.services import append, verify  # noqa: F401
+from tracker.ledger.services import append, register_evidence_checker, verify  # noqa: F401

@@ -1,4 +1,5 @@
 """Appending to and verifying the ledger in the database."""
+import json
 from datetime import datetime, timezone
 
 from sqlalchemy import insert, select, update
@@ -50,10 +51,35 @@ def iter_entries(session, batch=5000):
         yield row
 
 
+# Entry kinds whose payload vouches for evidence kept outside the ledger (e.g. a batch of heartbeats):
+# kind -> fn(session, payload) returning a problem description or None. Features register theirs.
+EVIDENCE_CHECKERS = {}
+
+
+def register_evidence_checker(kind, fn):
+    EVIDENCE_CHECKERS[kind] = fn
+
+
 def verify(session):
-    """Recompute every hash; also compare with the head row, which catches a deleted tail."""
-    count, head, bad, reason = verify_chain(iter_entries(session))
+    """Recompute every hash and check the evidence that entries vouch for; the head row catches a deleted tail."""
+    evidence_problems = []
+
+    def rows():
+        for row in iter_entries(session):
+            check = EVIDENCE_CHECKERS.get(row["kind"])
+            if check is not None and not evidence_problems:
+                try:
+                    problem = check(session, json.loads(row["payload"]))
+                except (ValueError, KeyError, TypeError):
+                    problem = "evidence payload unreadable"
+                if problem:
+                    evidence_problems.append((row["seq"], problem))
+            yield row
+
+    count, head, bad, reason = verify_chain(rows())
     stored = session.get(LedgerHead, 1)
     if bad is None and stored is not None and (stored.seq != count or stored.hash != head):
         bad, reason = count + 1, f"ledger head says {stored.seq} entries ending {stored.hash[:12]}…, found {count}"
+    if evidence_problems and (bad is None or evidence_problems[0][0] < bad):
+        bad, reason = evidence_problems[0]
     return {"entries": count, "head_hash": head, "first_bad_seq": bad, "reason": reason}

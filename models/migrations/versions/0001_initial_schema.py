@@ -175,7 +175,6 @@ def upgrade():
     sa.Column('trainee_id', sa.Integer(), nullable=False),
     sa.Column('chapter_id', sa.Integer(), nullable=False),
     sa.Column('credited_seconds', sa.Double(), nullable=False),
-    sa.Column('furthest_position', sa.Double(), nullable=False),
     sa.ForeignKeyConstraint(['chapter_id'], ['chapters.id'], name=op.f('fk_chapter_progress_chapter_id_chapters')),
     sa.ForeignKeyConstraint(['trainee_id'], ['users.id'], name=op.f('fk_chapter_progress_trainee_id_users')),
     sa.PrimaryKeyConstraint('trainee_id', 'chapter_id', name=op.f('pk_chapter_progress'))
@@ -185,17 +184,24 @@ def upgrade():
     sa.Column('trainee_id', sa.Integer(), nullable=False),
     sa.Column('chapter_id', sa.Integer(), nullable=False),
     sa.Column('class_id', sa.Integer(), nullable=False),
-    sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('ended_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('started_ts', sa.Double(), nullable=False),
+    sa.Column('ended_ts', sa.Double(), nullable=True),
     sa.Column('end_reason', sa.String(length=32), nullable=True),
+    sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('address', sa.String(length=64), nullable=True),
     sa.Column('user_agent', sa.String(length=300), nullable=True),
     sa.Column('last_seq', sa.Integer(), nullable=False),
-    sa.Column('last_beat_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('last_beat_ts', sa.Double(), nullable=True),
     sa.Column('last_position', sa.Double(), nullable=False),
-    sa.Column('start_position', sa.Double(), nullable=False),
+    sa.Column('anchor_ts', sa.Double(), nullable=True),
     sa.Column('credited_seconds', sa.Double(), nullable=False),
-    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('beats', sa.Integer(), nullable=False),
+    sa.Column('sealed_upto_id', sa.Integer(), nullable=False),
+    sa.Column('blocked_since', sa.Double(), nullable=True),
+    sa.Column('block_reason', sa.String(length=32), nullable=True),
+    sa.Column('attention_asked_ts', sa.Double(), nullable=True),
+    sa.Column('attention_deadline_ts', sa.Double(), nullable=True),
+    sa.Column('next_attention_ts', sa.Double(), nullable=True),
     sa.ForeignKeyConstraint(['chapter_id'], ['chapters.id'], name=op.f('fk_learning_sessions_chapter_id_chapters')),
     sa.ForeignKeyConstraint(['class_id'], ['classes.id'], name=op.f('fk_learning_sessions_class_id_classes')),
     sa.ForeignKeyConstraint(['trainee_id'], ['users.id'], name=op.f('fk_learning_sessions_trainee_id_users')),
@@ -204,13 +210,14 @@ def upgrade():
     with op.batch_alter_table('learning_sessions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_learning_sessions_chapter_id'), ['chapter_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_learning_sessions_class_id'), ['class_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_learning_sessions_status'), ['status'], unique=False)
         batch_op.create_index(batch_op.f('ix_learning_sessions_trainee_id'), ['trainee_id'], unique=False)
 
     op.create_table('heartbeats',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('session_id', sa.Integer(), nullable=False),
     sa.Column('seq', sa.Integer(), nullable=False),
-    sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('received_ts', sa.Double(), nullable=False),
     sa.Column('position', sa.Double(), nullable=False),
     sa.Column('rate', sa.Double(), nullable=False),
     sa.Column('playing', sa.Boolean(), nullable=False),
@@ -233,6 +240,7 @@ def downgrade():
     op.drop_table('heartbeats')
     with op.batch_alter_table('learning_sessions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_learning_sessions_trainee_id'))
+        batch_op.drop_index(batch_op.f('ix_learning_sessions_status'))
         batch_op.drop_index(batch_op.f('ix_learning_sessions_class_id'))
         batch_op.drop_index(batch_op.f('ix_learning_sessions_chapter_id'))
 

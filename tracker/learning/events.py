@@ -1,0 +1,58 @@
+"""Socket.IO events caused by learning: queued on the DB session and sent only after it commits."""
+import logging
+
+from tracker.extensions import socketio
+
+LEARN, MONITOR = "/learn", "/monitor"
+log = logging.getLogger(__name__)
+
+
+def _queue(s, event, data, room, namespace):
+    s.info.setdefault("pending_events", []).append((event, data, room, namespace))
+
+
+def commit(s):
+    """Commit, then tell the sockets: nobody hears of a change that was rolled back."""
+    s.commit()
+    for event, data, room, namespace in s.info.pop("pending_events", []):
+        try:
+            socketio.emit(event, data, to=room, namespace=namespace)
+        except Exception:  # a socket problem must never undo recorded learning
+            log.exception("could not emit %s", event)
+
+
+def discard(s):
+    s.info.pop("pending_events", None)
+
+
+def learner_status(sess, beat=None):
+    if sess.status != "active":
+        return "ended"
+    if sess.blocked_since is not None:
+        return "check_failed"
+    if sess.attention_asked_ts is not None:
+        return "check_pending"
+    if beat is None:
+        return "active"
+    if not (beat["visible"] and beat["focused"]):
+        return "hidden"
+    return "playing" if beat["playing"] else "paused"
+
+
+def learner_update(s, sess, beat=None, answer=None):
+    _queue(s, "learner", {
+        "session_id": sess.id, "trainee_id": sess.trainee_id, "chapter_id": sess.chapter_id,
+        "position": beat["position"] if beat else sess.last_position,
+        "last_beat_ts": sess.last_beat_ts, "status": learner_status(sess, beat),
+        "session_credited_seconds": round(sess.credited_seconds, 1),
+        "reasons": answer["reasons"] if answer else [],
+    }, f"class:{sess.class_id}", MONITOR)
+
+
+def attention_check(s, sess, payload):
+    _queue(s, "attention_check", payload, f"session:{sess.id}", LEARN)
+
+
+def session_ended(s, sess, reason):
+    _queue(s, "session_ended", {"session_id": sess.id, "reason": reason}, f"session:{sess.id}", LEARN)
+    learner_update(s, sess)

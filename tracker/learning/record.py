@@ -1,0 +1,40 @@
+"""A trainee's learning record (学习记录): what was credited, when, and the evidence around it."""
+import json
+from sqlalchemy import select
+
+from models import Chapter, ChapterProgress, Course, DailyCredit, LearningSession, LedgerEntry
+from tracker.learning.sessions import rfc3339, session_totals
+
+CHECK_KINDS = ("attention.asked", "attention.passed", "attention.late", "attention.missed")
+
+
+def trainee_record(s, trainee):
+    progress = {p.chapter_id: p.credited_seconds
+                for p in s.scalars(select(ChapterProgress).where(ChapterProgress.trainee_id == trainee.id))}
+    sessions = s.scalars(select(LearningSession).where(LearningSession.trainee_id == trainee.id)
+                         .order_by(LearningSession.id.desc())).all()
+    chapter_ids = set(progress) | {x.chapter_id for x in sessions}
+    chapters = []
+    if chapter_ids:
+        for ch, course_title in s.execute(select(Chapter, Course.title).join(Course).where(Chapter.id.in_(chapter_ids))
+                                          .order_by(Chapter.course_id, Chapter.ordinal)):
+            chapters.append({"chapter_id": ch.id, "course": course_title, "title": ch.title, "seconds": ch.seconds,
+                             "credited_seconds": round(progress.get(ch.id, 0.0), 1)})
+    days = [{"day": d.day.isoformat(), "credited_seconds": round(d.credited_seconds, 1)}
+            for d in s.scalars(select(DailyCredit).where(DailyCredit.trainee_id == trainee.id).order_by(DailyCredit.day))
+            if d.credited_seconds > 0]
+    checks = []
+    for e in s.scalars(select(LedgerEntry).where(LedgerEntry.subject_id == trainee.id, LedgerEntry.kind.in_(CHECK_KINDS))
+                       .order_by(LedgerEntry.seq)):
+        checks.append({"seq": e.seq, "kind": e.kind, "ts": e.ts, **json.loads(e.payload)})
+    return {
+        "trainee_id": trainee.id,
+        "name": trainee.name,
+        "total_credited_seconds": round(sum(progress.values()), 1),
+        "chapters": chapters,
+        "days": days,
+        "sessions": [{**session_totals(x), "started": rfc3339(x.started_ts),
+                      "ended": rfc3339(x.ended_ts) if x.ended_ts else None} for x in sessions],
+        "checks": checks,
+        "quizzes": [],
+    }

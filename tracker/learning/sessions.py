@@ -1,0 +1,307 @@
+"""Learning sessions and the heartbeat stream: applies the crediting rule and records every decision."""
+import hashlib
+import json
+import math
+import random
+import time
+from datetime import datetime, timezone
+
+from flask import current_app
+from sqlalchemy import select
+
+from models import Chapter, ChapterProgress, DailyCredit, Heartbeat, LearningSession, TrainingClass, User
+from tracker import ledger
+from tracker.accounts.rules import RuleError
+from tracker.learning import crediting, events
+from tracker.learning.crediting import Beat, Limits, State, cst_day
+from tracker.learning.policy import policy_for
+from tracker.learning.services import chapter_in_trainee_classes
+from tracker.ledger.chain import canonical_json
+
+SEAL_EVERY = 20  # heartbeats per ledger seal; a session's end seals the rest
+STALE_AFTER = 600  # seconds without a heartbeat before an open session is closed by the sweeper
+MAX_ENV_BYTES = 2000
+
+
+def rfc3339(ts):
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def limits_for(cls):
+    return Limits.for_interval(current_app.config["TRACKER_HEARTBEAT_INTERVAL"], policy_for(cls.policy_profile).daily_cap_seconds)
+
+
+def _next_attention(now):
+    mean = current_app.config["TRACKER_ATTENTION_MEAN"]
+    return now + max(60.0, random.expovariate(1.0 / mean)) if mean > 0 else None
+
+
+def start_session(s, trainee, chapter_id, address=None, user_agent=None, now=None):
+    """Open a session on a chapter; any other open session of the trainee is ended (one device at a time)."""
+    now = now or time.time()
+    if not isinstance(chapter_id, int) or isinstance(chapter_id, bool):
+        raise RuleError("invalid_field", "chapter_id 须为整数", "chapter_id")
+    chapter, class_id = chapter_in_trainee_classes(s, trainee, chapter_id)
+    if chapter is None:
+        raise RuleError("not_enrolled", "章节不存在，或您不在包含该章节的班期中", "chapter_id", status=404)
+    others = s.scalars(select(LearningSession).where(LearningSession.trainee_id == trainee.id,
+                                                     LearningSession.status == "active").with_for_update()).all()
+    for other in others:
+        end_session(s, other, "replaced", now=now)
+    sess = LearningSession(
+        trainee_id=trainee.id, chapter_id=chapter.id, class_id=class_id, started_ts=now, status="active",
+        address=(address or "")[:64], user_agent=(user_agent or "")[:300], next_attention_ts=_next_attention(now),
+    )
+    s.add(sess)
+    s.flush()
+    ledger.append(s, "session.started", {"session_id": sess.id, "chapter_id": chapter.id, "class_id": class_id,
+                                          "address": sess.address, "user_agent": sess.user_agent,
+                                          "replaced": [o.id for o in others]},
+                  actor_id=trainee.id, subject_id=trainee.id)
+    events.learner_update(s, sess)
+    return sess
+
+
+def session_json(s, sess):
+    progress = s.get(ChapterProgress, (sess.trainee_id, sess.chapter_id))
+    return {
+        "session_id": sess.id, "chapter_id": sess.chapter_id, "class_id": sess.class_id, "status": sess.status,
+        "heartbeat_interval": current_app.config["TRACKER_HEARTBEAT_INTERVAL"],
+        "resume_position": progress.credited_seconds if progress else 0.0,
+        "chapter_seconds": sess.chapter.seconds,
+        "check": None,
+    }
+
+
+def parse_heartbeat(data):
+    """Validate a heartbeat's fields; raises RuleError (400) naming the first bad one."""
+    if not isinstance(data, dict):
+        raise RuleError("bad_request", "心跳应为JSON对象")
+
+    def number(key, required=True):
+        v = data.get(key)
+        if v is None and not required:
+            return None
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise RuleError("invalid_field", f"心跳字段 {key} 须为数字", key)
+        return float(v)
+
+    seq = data.get("seq")
+    if isinstance(seq, bool) or not isinstance(seq, int) or not (1 <= seq <= 10**9):
+        raise RuleError("invalid_field", "心跳字段 seq 须为正整数", "seq")
+    beat = {"seq": seq, "position": number("position"), "rate": number("rate"),
+            "client_time": number("client_time", required=False)}
+    for key in ("playing", "visible", "focused"):
+        if not isinstance(data.get(key), bool):
+            raise RuleError("invalid_field", f"心跳字段 {key} 须为 true 或 false", key)
+        beat[key] = data[key]
+    env = data.get("env") or {}
+    if not isinstance(env, dict):
+        raise RuleError("invalid_field", "心跳字段 env 须为对象", "env")
+    env_text = json.dumps(env, ensure_ascii=False, sort_keys=True)
+    if len(env_text.encode()) > MAX_ENV_BYTES:
+        raise RuleError("too_long", "心跳字段 env 过长", "env")
+    beat["env"] = env_text
+    return beat
+
+
+def _day_credit(s, trainee_id, day):
+    row = s.get(DailyCredit, (trainee_id, day))
+    if row is None:
+        row = DailyCredit(trainee_id=trainee_id, day=day, credited_seconds=0.0)
+        s.add(row)
+    return row
+
+
+def _chapter_progress(s, trainee_id, chapter_id):
+    row = s.get(ChapterProgress, (trainee_id, chapter_id))
+    if row is None:
+        row = ChapterProgress(trainee_id=trainee_id, chapter_id=chapter_id, credited_seconds=0.0)
+        s.add(row)
+    return row
+
+
+def lock_session(s, session_id, trainee_id):
+    """The trainee's own session, locked for this transaction (heartbeats of one session apply in order)."""
+    sess = s.scalar(select(LearningSession).where(LearningSession.id == session_id).with_for_update())
+    if sess is None or sess.trainee_id != trainee_id:
+        raise RuleError("not_found", "学习会话不存在", status=404)
+    return sess
+
+
+def record_heartbeat(s, sess, beat, now=None):
+    """Decide and record one heartbeat; a repeated sequence number gets the first answer again."""
+    now = now or time.time()
+    if beat["seq"] <= sess.last_seq:
+        earlier = s.scalar(select(Heartbeat.answer).where(Heartbeat.session_id == sess.id, Heartbeat.seq == beat["seq"]))
+        if earlier is not None:
+            return json.loads(earlier)
+    chapter = s.get(Chapter, sess.chapter_id)
+    cls = s.get(TrainingClass, sess.class_id)
+    limits = limits_for(cls)
+    progress = _chapter_progress(s, sess.trainee_id, sess.chapter_id)
+    day = _day_credit(s, sess.trainee_id, cst_day(now))
+    _update_attention(s, sess, now)
+    late = beat["seq"] < sess.last_seq  # arrived after a later one: recorded, never credited
+    state = State(
+        last_ts=sess.last_beat_ts, last_position=sess.last_position, anchor_ts=sess.anchor_ts,
+        furthest=progress.credited_seconds, chapter_seconds=float(chapter.seconds), day_credited=day.credited_seconds,
+        active=sess.status == "active", blocked_since=sess.blocked_since,
+    )
+    if late:
+        decision = crediting.Decision(0.0, (crediting.OUT_OF_ORDER,), sess.anchor_ts, progress.credited_seconds)
+    else:
+        decision = crediting.credit_stretch(
+            state, Beat(now, beat["position"], beat["rate"], beat["playing"], beat["visible"], beat["focused"]), limits)
+    credited = round(decision.credited, 3)
+    if credited:
+        progress.credited_seconds = min(float(chapter.seconds), progress.credited_seconds + credited)
+        day.credited_seconds += credited
+        sess.credited_seconds += credited
+    if not late and sess.status == "active":
+        sess.last_seq, sess.last_beat_ts, sess.last_position = beat["seq"], now, beat["position"]
+        sess.anchor_ts = decision.anchor_ts
+    sess.beats += 1
+    answer = {
+        "seq": beat["seq"],
+        "credited_seconds": credited,
+        "session_credited_seconds": round(sess.credited_seconds, 3),
+        "chapter_credited_seconds": round(progress.credited_seconds, 3),
+        "furthest": round(progress.credited_seconds, 3),
+        "day_remaining_seconds": round(max(0.0, limits.daily_cap - day.credited_seconds), 3),
+        "reasons": list(decision.reasons),
+        "session_active": sess.status == "active",
+        "check": None,
+        "attention": _attention_json(sess, now),
+    }
+    s.add(Heartbeat(
+        session_id=sess.id, seq=beat["seq"], received_ts=now, position=beat["position"], rate=beat["rate"],
+        playing=beat["playing"], visible=beat["visible"], focused=beat["focused"], client_time=beat["client_time"],
+        env=beat["env"], credited_seconds=credited, reasons=",".join(decision.reasons),
+        answer=json.dumps(answer, ensure_ascii=False),
+    ))
+    s.flush()
+    if sess.beats % SEAL_EVERY == 0:
+        seal_heartbeats(s, sess)
+    events.learner_update(s, sess, beat, answer)
+    return answer
+
+
+def _update_attention(s, sess, now):
+    """Ask "are you still here?" at random times; a missed deadline blocks crediting from the asking."""
+    if sess.status != "active":
+        return
+    if sess.attention_asked_ts is None and sess.next_attention_ts is not None and now >= sess.next_attention_ts:
+        sess.attention_asked_ts = now
+        sess.attention_deadline_ts = now + current_app.config["TRACKER_ATTENTION_DEADLINE"]
+        ledger.append(s, "attention.asked", {"session_id": sess.id, "deadline": rfc3339(sess.attention_deadline_ts)},
+                      subject_id=sess.trainee_id)
+        events.attention_check(s, sess, _attention_json(sess, now))
+    elif (sess.attention_asked_ts is not None and now > sess.attention_deadline_ts and sess.blocked_since is None):
+        sess.blocked_since, sess.block_reason = sess.attention_asked_ts, "attention_missed"
+        ledger.append(s, "attention.missed", {"session_id": sess.id, "asked": rfc3339(sess.attention_asked_ts)},
+                      subject_id=sess.trainee_id)
+
+
+def _attention_json(sess, now):
+    if sess.attention_asked_ts is None:
+        return None
+    return {"deadline": rfc3339(sess.attention_deadline_ts), "seconds_left": max(0, round(sess.attention_deadline_ts - now))}
+
+
+def answer_attention(s, sess, now=None):
+    """The trainee answered the prompt. In time: nothing lost. Late: crediting resumes from now."""
+    now = now or time.time()
+    if sess.attention_asked_ts is None:
+        return {"ok": True, "late": False}
+    late = now > sess.attention_deadline_ts
+    ledger.append(s, "attention.late" if late else "attention.passed",
+                  {"session_id": sess.id, "asked": rfc3339(sess.attention_asked_ts), "seconds": round(now - sess.attention_asked_ts, 1)},
+                  actor_id=sess.trainee_id, subject_id=sess.trainee_id)
+    if sess.block_reason == "attention_missed":
+        # Nothing before now is credited: the budget restarts here and the block is lifted.
+        sess.blocked_since, sess.block_reason, sess.anchor_ts = None, None, now
+        sess.last_beat_ts = now
+    sess.attention_asked_ts = sess.attention_deadline_ts = None
+    sess.next_attention_ts = _next_attention(now)
+    return {"ok": True, "late": late}
+
+
+def end_session(s, sess, reason, now=None):
+    """Close a session, seal its remaining heartbeats and record its totals."""
+    now = now or time.time()
+    if sess.status != "active":
+        return session_totals(sess)
+    sess.status, sess.ended_ts, sess.end_reason = "ended", now, reason
+    seal_heartbeats(s, sess)
+    ledger.append(s, "session.ended", {**session_totals(sess), "reason": reason}, subject_id=sess.trainee_id)
+    events.session_ended(s, sess, reason)
+    return session_totals(sess)
+
+
+def session_totals(sess):
+    end = sess.ended_ts or sess.last_beat_ts or sess.started_ts
+    return {"session_id": sess.id, "chapter_id": sess.chapter_id, "class_id": sess.class_id, "status": sess.status,
+            "end_reason": sess.end_reason, "heartbeats": sess.beats,
+            "credited_seconds": round(sess.credited_seconds, 3), "wall_seconds": round(end - sess.started_ts, 3)}
+
+
+def heartbeat_record(hb):
+    """The fields of a heartbeat that its seal proves (everything the decision was made from, and the decision)."""
+    return {"seq": hb.seq, "received_ts": hb.received_ts, "position": hb.position, "rate": hb.rate,
+            "playing": hb.playing, "visible": hb.visible, "focused": hb.focused, "client_time": hb.client_time,
+            "env": hb.env, "credited_seconds": hb.credited_seconds, "reasons": hb.reasons}
+
+
+def heartbeats_digest(rows):
+    h = hashlib.sha256()
+    for hb in rows:
+        h.update(canonical_json(heartbeat_record(hb)) + b"\n")
+    return h.hexdigest()
+
+
+def _rows_between(s, session_id, after_id, upto_id=None):
+    q = select(Heartbeat).where(Heartbeat.session_id == session_id, Heartbeat.id > after_id)
+    if upto_id is not None:
+        q = q.where(Heartbeat.id <= upto_id)
+    return s.scalars(q.order_by(Heartbeat.id)).all()
+
+
+def seal_heartbeats(s, sess):
+    """Enter the digest of the session's unsealed heartbeats in the ledger: one entry proves a batch."""
+    rows = _rows_between(s, sess.id, sess.sealed_upto_id)
+    if not rows:
+        return None
+    entry = ledger.append(s, "heartbeats.sealed", {
+        "session_id": sess.id, "chapter_id": sess.chapter_id, "class_id": sess.class_id,
+        "after_id": sess.sealed_upto_id, "upto_id": rows[-1].id, "count": len(rows),
+        "first_seq": rows[0].seq, "last_seq": rows[-1].seq,
+        "credited_seconds": round(sum(r.credited_seconds for r in rows), 3), "digest": heartbeats_digest(rows),
+    }, subject_id=sess.trainee_id)
+    sess.sealed_upto_id = rows[-1].id
+    return entry
+
+
+def check_heartbeat_seal(s, payload):
+    """Ledger verification of one seal: the heartbeat rows it covers must still hash to its digest."""
+    rows = _rows_between(s, payload["session_id"], payload["after_id"], payload["upto_id"])
+    if len(rows) != payload["count"] or heartbeats_digest(rows) != payload["digest"]:
+        return "heartbeats changed since they were sealed"
+    return None
+
+
+ledger.register_evidence_checker("heartbeats.sealed", check_heartbeat_seal)
+
+
+def sweep_stale(s, now=None):
+    """Close sessions whose player went silent (a closed tab, a killed browser) so their evidence is sealed."""
+    now = now or time.time()
+    stale = s.scalars(select(LearningSession).where(
+        LearningSession.status == "active",
+        ((LearningSession.last_beat_ts.is_(None)) & (LearningSession.started_ts < now - STALE_AFTER))
+        | (LearningSession.last_beat_ts < now - STALE_AFTER))).all()
+    for sess in stale:
+        end_session(s, sess, "timeout", now=now)
+    return len(stale)
+
+

@@ -1,0 +1,121 @@
+"""Socket.IO namespaces: /learn for the player (heartbeats, prompts), /monitor for staff watching a class."""
+from flask import request, session
+from flask_socketio import Namespace, join_room
+from sqlalchemy import select
+
+from models import LearningSession, TrainingClass, User
+from tracker.accounts.rules import RuleError
+from tracker.extensions import db
+from tracker.learning import events, sessions
+from tracker.security import auth_epoch, can_view_class, user_for_token
+
+
+def _socket_user(auth):
+    """The same credentials as HTTP: a bearer token in the auth payload, or the browser's session cookie."""
+    s = db.session
+    if isinstance(auth, dict) and isinstance(auth.get("token"), str):
+        return user_for_token(s, auth["token"])
+    uid = session.get("user_id")
+    user = s.get(User, uid) if uid else None
+    if user is None or not user.is_active or session.get("auth_epoch") != auth_epoch(user):
+        return None
+    return user
+
+
+def _error(e):
+    return {"error": {"code": e.code, "message": e.message}}
+
+
+class LearnNamespace(Namespace):
+    def __init__(self):
+        super().__init__(events.LEARN)
+        self.users = {}  # sid -> trainee id
+
+    def on_connect(self, auth=None):
+        user = _socket_user(auth)
+        if user is None or user.role != "trainee":
+            raise ConnectionRefusedError("unauthorized")
+        self.users[request.sid] = user.id
+
+    def on_disconnect(self, reason=None):
+        self.users.pop(request.sid, None)
+
+    def on_join(self, data):
+        """Listen for prompts and the end of a session this trainee owns."""
+        s = db.session
+        try:
+            sess = sessions.lock_session(s, int((data or {}).get("session_id", 0)), self.users.get(request.sid))
+        except (RuleError, TypeError, ValueError):
+            s.rollback()
+            return {"error": {"code": "not_found", "message": "学习会话不存在"}}
+        s.rollback()
+        join_room(f"session:{sess.id}")
+        return {"ok": True, "status": sess.status}
+
+    def on_heartbeat(self, data):
+        s = db.session
+        try:
+            beat = sessions.parse_heartbeat(data)
+            sid = data.get("session_id")
+            if isinstance(sid, bool) or not isinstance(sid, int):
+                raise RuleError("invalid_field", "心跳须带 session_id", "session_id")
+            sess = sessions.lock_session(s, sid, self.users.get(request.sid))
+            answer = sessions.record_heartbeat(s, sess, beat)
+            events.commit(s)
+        except RuleError as e:
+            s.rollback()
+            events.discard(s)
+            return _error(e)
+        join_room(f"session:{sess.id}")
+        return answer
+
+    def on_attention(self, data):
+        s = db.session
+        try:
+            sess = sessions.lock_session(s, int((data or {}).get("session_id", 0)), self.users.get(request.sid))
+            result = sessions.answer_attention(s, sess)
+            events.commit(s)
+        except (RuleError, TypeError, ValueError):
+            s.rollback()
+            events.discard(s)
+            return {"error": {"code": "not_found", "message": "学习会话不存在"}}
+        return result
+
+
+class MonitorNamespace(Namespace):
+    """Live class monitor (远程监控) for the institution's staff and the region's regulator."""
+
+    def __init__(self):
+        super().__init__(events.MONITOR)
+        self.users = {}
+
+    def on_connect(self, auth=None):
+        user = _socket_user(auth)
+        if user is None or user.role not in ("staff", "regulator", "admin"):
+            raise ConnectionRefusedError("unauthorized")
+        self.users[request.sid] = user.id
+
+    def on_disconnect(self, reason=None):
+        self.users.pop(request.sid, None)
+
+    def on_watch(self, data):
+        s = db.session
+        user = s.get(User, self.users.get(request.sid))
+        try:
+            cls = s.get(TrainingClass, int((data or {}).get("class_id", 0)))
+        except (TypeError, ValueError):
+            cls = None
+        if user is None or cls is None or not can_view_class(user, cls):
+            return {"error": {"code": "forbidden", "message": "无权查看该班期"}}
+        join_room(f"class:{cls.id}")
+        active = s.scalars(select(LearningSession).where(LearningSession.class_id == cls.id,
+                                                         LearningSession.status == "active")).all()
+        return {"ok": True, "learners": [{
+            "session_id": x.id, "trainee_id": x.trainee_id, "chapter_id": x.chapter_id, "position": x.last_position,
+            "last_beat_ts": x.last_beat_ts, "status": events.learner_status(x),
+            "session_credited_seconds": round(x.credited_seconds, 1)} for x in active]}
+
+
+def init_app(socketio):
+    socketio.on_namespace(LearnNamespace())
+    socketio.on_namespace(MonitorNamespace())
