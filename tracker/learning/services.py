@@ -45,7 +45,6 @@ def trainee_classes(s, trainee):
                     "chapter_id": ch.id, "title": ch.title, "seconds": ch.seconds,
                     "class_hours": round(ch.seconds / CLASS_HOUR_SECONDS, 2),
                     "credited_seconds": round(credited, 1),
-                    "furthest_position": round(p.furthest_position, 1) if p else 0.0,
                     "progress": round(credited / ch.seconds, 4) if ch.seconds else 0.0,
                 })
             courses.append({"course_id": course.id, "title": course.title, "chapters": chapters})
