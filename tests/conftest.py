@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tracker import create_app
+from tracker.accounts import services as _account_services
 from tracker.accounts.rules import id_check_digit
 
 PG_URL = os.environ.get("TRACKER_DATABASE_URL", "")
@@ -17,6 +18,16 @@ def reset_postgres(url):
         conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
         conn.execute(text("CREATE SCHEMA public"))
     engine.dispose()
+
+
+# What production hashes passwords with, noted before the fixture below cheapens it.
+PRODUCTION_PASSWORD_METHOD = _account_services.PASSWORD_METHOD
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(monkeypatch):
+    """Cheap scrypt parameters in tests: the production cost (~100 ms a hash) would dominate the suite."""
+    monkeypatch.setattr(_account_services, "PASSWORD_METHOD", "scrypt:1024:8:1")
 
 
 @pytest.fixture

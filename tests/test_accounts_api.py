@@ -345,3 +345,14 @@ def test_every_api_route_is_documented(app, client):
             if method.lower() not in doc["paths"].get(path, {}):
                 missing.append(f"{method} {path}")
     assert not missing, missing
+
+
+def test_passwords_are_stored_as_scrypt_hashes(app, api):
+    from conftest import PRODUCTION_PASSWORD_METHOD
+
+    # Tests use cheaper scrypt parameters (conftest); production uses werkzeug's full-cost default.
+    assert PRODUCTION_PASSWORD_METHOD == "scrypt"
+    data, user_id = register(api)
+    with db.transaction() as s:
+        stored = s.get(User, user_id).password_hash
+    assert stored.startswith("scrypt:") and data["password"] not in stored
