@@ -1,6 +1,7 @@
 """Configuration from TRACKER_* environment variables with safe defaults."""
 import os
 import secrets
+import time
 from pathlib import Path
 
 
@@ -25,6 +26,8 @@ def load_config(overrides=None):
         "TRACKER_FACE_TOLERANCE": _float("TRACKER_FACE_TOLERANCE", 0.5),
         "TRACKER_ATTENTION_MEAN": _int("TRACKER_ATTENTION_MEAN", 900),
         "TRACKER_ATTENTION_DEADLINE": _int("TRACKER_ATTENTION_DEADLINE", 60),
+        # Test only: server time runs this many times faster than real time.
+        "TRACKER_CLOCK_SCALE": _float("TRACKER_CLOCK_SCALE", 1.0),
         "TRACKER_HOST": os.environ.get("TRACKER_HOST", "127.0.0.1"),
         "TRACKER_PORT": _int("TRACKER_PORT", 5000),
         "TRACKER_HTTPS": os.environ.get("TRACKER_HTTPS", "") not in ("", "0", "false"),
@@ -40,6 +43,7 @@ def load_config(overrides=None):
         "TESTING": False,
     }
     cfg.update(overrides)
+    cfg["TRACKER_CLOCK_ORIGIN"] = time.time()
     cfg["SESSION_COOKIE_SECURE"] = bool(cfg["TRACKER_HTTPS"])
     return cfg
 

@@ -49,13 +49,18 @@ REASON_LABELS = {
 class Limits:
     interval: float = 15.0
     max_gap: float = 60.0  # a few intervals: one lost heartbeat on a shaky phone link costs nothing
-    tolerance: float = 2.0  # seconds of timing jitter forgiven in position checks
+    tolerance: float = 2.0  # seconds of timing jitter forgiven when comparing a stretch's advance with the clock
+    # How far the player may be ahead of the verified point: arrival-time jitter trims credit a little
+    # (never beyond server time), which leaves the player that much ahead; content skipped is no more.
+    lag_tolerance: float = 7.5
     max_rate: float = 1.0
     daily_cap: float = 8 * 45 * 60
 
     @classmethod
     def for_interval(cls, interval, daily_cap=8 * 45 * 60):
-        return cls(interval=float(interval), max_gap=4.0 * interval, tolerance=max(2.0, 0.1 * interval),
+        # Arrival jitter on a phone link can shift two neighbouring heartbeats by a few seconds each way.
+        slack = max(3.0, 0.5 * interval)
+        return cls(interval=float(interval), max_gap=4.0 * interval, tolerance=slack, lag_tolerance=slack,
                    daily_cap=float(daily_cap))
 
 
@@ -126,7 +131,7 @@ def credit_stretch(state: State, beat: Beat, limits: Limits) -> Decision:
     budget = max(0.0, t - anchor)
     if advance < -limits.tolerance:
         refusals.append(POSITION_BACKWARD)
-    elif state.last_position > state.furthest + limits.tolerance:
+    elif state.last_position > state.furthest + limits.lag_tolerance:
         refusals.append(BEYOND_FURTHEST)
     elif advance > budget * limits.max_rate + limits.tolerance:
         refusals.append(POSITION_JUMP)
@@ -134,7 +139,8 @@ def credit_stretch(state: State, beat: Beat, limits: Limits) -> Decision:
         return Decision(0.0, tuple(refusals), t, state.furthest)
 
     reasons = []
-    new_ground = max(0.0, p - max(state.furthest, state.last_position))
+    # Ground is measured from the verified point, so a stretch trimmed by clock jitter is caught up later.
+    new_ground = max(0.0, p - state.furthest)
     if new_ground <= 0.0:
         if state.furthest >= state.chapter_seconds - limits.tolerance:
             return Decision(0.0, (CHAPTER_COMPLETE,), t, state.furthest)
@@ -154,8 +160,17 @@ def credit_stretch(state: State, beat: Beat, limits: Limits) -> Decision:
     if credit > day_room:
         credit, reasons = day_room, reasons + [DAILY_CAP]
     credit = max(0.0, credit)
-    spent_to = anchor + credit
-    if credit < new_ground:
-        # What was not credited is not banked either: the budget restarts from now.
-        spent_to = t
-    return Decision(credit, tuple(reasons), spent_to, state.furthest + credit)
+    return Decision(credit, tuple(reasons), anchor + credit, state.furthest + credit)
+
+
+def replay(beats, chapter_seconds, limits, furthest=0.0, day_credited=0.0, blocked_since=None):
+    """Apply the rule to a whole heartbeat stream of one session, as the server does; yields decisions.
+
+    Used by tests and by inspectors who recompute a session's credit from its sealed heartbeat log.
+    """
+    state = State(None, 0.0, None, furthest, float(chapter_seconds), day_credited, True, blocked_since)
+    for beat in beats:
+        d = credit_stretch(state, beat, limits)
+        state = State(beat.ts, beat.position if math.isfinite(beat.position) else state.last_position, d.anchor_ts,
+                      d.furthest, state.chapter_seconds, state.day_credited + d.credited, True, blocked_since)
+        yield d

@@ -1,11 +1,12 @@
 """Pages: the trainee's courses, staff's classes and rosters, the regulator's view of its region."""
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
 from models import Enrollment, Institution, TrainingClass
 from tracker.accounts.rules import RuleError, mask_id_number, mask_phone
 from tracker.extensions import db
-from tracker.learning import services
+from tracker.learning import record, services
+from tracker.learning.crediting import REASON_LABELS
 from tracker.learning.policy import policy_for
 from tracker.security import can_manage_class, can_view_class, load_current_user, page_auth, region_covers
 
@@ -66,3 +67,41 @@ def class_detail(class_id):
                "category": t.category} for t in services.class_roster(s, cls)]
     return render_template("class_detail.html", cls=cls, roster=roster, policy=policy_for(cls.policy_profile),
                            can_manage=can_manage_class(user, cls), error=error), (400 if error else 200)
+
+
+@bp.get("/learn/chapters/<int:chapter_id>")
+@page_auth("trainee")
+def player(chapter_id):
+    user, s = load_current_user(), db.session
+    chapter, class_id = services.chapter_in_trainee_classes(s, user, chapter_id)
+    if chapter is None:
+        abort(404)
+    siblings = chapter.course.chapters
+    i = next(n for n, ch in enumerate(siblings) if ch.id == chapter.id)
+    return render_template(
+        "player.html", chapter=chapter, class_id=class_id,
+        prev=siblings[i - 1] if i > 0 else None, next=siblings[i + 1] if i + 1 < len(siblings) else None,
+        interval=current_app.config["TRACKER_HEARTBEAT_INTERVAL"], reason_labels=REASON_LABELS,
+    )
+
+
+@bp.get("/learn/record")
+@page_auth("trainee")
+def my_record():
+    user = load_current_user()
+    return render_template("record.html", rec=record.trainee_record(db.session, user), reason_labels=REASON_LABELS)
+
+
+@bp.get("/classes/<int:class_id>/monitor")
+@page_auth("staff", "regulator", "admin")
+def monitor(class_id):
+    user, s = load_current_user(), db.session
+    cls = s.get(TrainingClass, class_id)
+    if cls is None:
+        abort(404)
+    if not can_view_class(user, cls):
+        abort(403)
+    roster = {t.id: t.name for t in services.class_roster(s, cls)}
+    chapters = {ch.id: ch.title for course in cls.courses for ch in course.chapters}
+    return render_template("monitor.html", cls=cls, roster=roster, chapters=chapters,
+                           interval=current_app.config["TRACKER_HEARTBEAT_INTERVAL"])

@@ -23,6 +23,15 @@ STALE_AFTER = 600  # seconds without a heartbeat before an open session is close
 MAX_ENV_BYTES = 2000
 
 
+def server_now():
+    """The server's clock. TRACKER_CLOCK_SCALE > 1 makes it run faster (tests compress real sessions)."""
+    scale = current_app.config["TRACKER_CLOCK_SCALE"]
+    if scale == 1:
+        return time.time()
+    origin = current_app.config["TRACKER_CLOCK_ORIGIN"]
+    return origin + (time.time() - origin) * scale
+
+
 def rfc3339(ts):
     return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -38,7 +47,7 @@ def _next_attention(now):
 
 def start_session(s, trainee, chapter_id, address=None, user_agent=None, now=None):
     """Open a session on a chapter; any other open session of the trainee is ended (one device at a time)."""
-    now = now or time.time()
+    now = now or server_now()
     if not isinstance(chapter_id, int) or isinstance(chapter_id, bool):
         raise RuleError("invalid_field", "chapter_id 须为整数", "chapter_id")
     chapter, class_id = chapter_in_trainee_classes(s, trainee, chapter_id)
@@ -131,7 +140,7 @@ def lock_session(s, session_id, trainee_id):
 
 def record_heartbeat(s, sess, beat, now=None):
     """Decide and record one heartbeat; a repeated sequence number gets the first answer again."""
-    now = now or time.time()
+    now = now or server_now()
     if beat["seq"] <= sess.last_seq:
         earlier = s.scalar(select(Heartbeat.answer).where(Heartbeat.session_id == sess.id, Heartbeat.seq == beat["seq"]))
         if earlier is not None:
@@ -211,7 +220,7 @@ def _attention_json(sess, now):
 
 def answer_attention(s, sess, now=None):
     """The trainee answered the prompt. In time: nothing lost. Late: crediting resumes from now."""
-    now = now or time.time()
+    now = now or server_now()
     if sess.attention_asked_ts is None:
         return {"ok": True, "late": False}
     late = now > sess.attention_deadline_ts
@@ -229,7 +238,7 @@ def answer_attention(s, sess, now=None):
 
 def end_session(s, sess, reason, now=None):
     """Close a session, seal its remaining heartbeats and record its totals."""
-    now = now or time.time()
+    now = now or server_now()
     if sess.status != "active":
         return session_totals(sess)
     sess.status, sess.ended_ts, sess.end_reason = "ended", now, reason
@@ -295,7 +304,7 @@ ledger.register_evidence_checker("heartbeats.sealed", check_heartbeat_seal)
 
 def sweep_stale(s, now=None):
     """Close sessions whose player went silent (a closed tab, a killed browser) so their evidence is sealed."""
-    now = now or time.time()
+    now = now or server_now()
     stale = s.scalars(select(LearningSession).where(
         LearningSession.status == "active",
         ((LearningSession.last_beat_ts.is_(None)) & (LearningSession.started_ts < now - STALE_AFTER))
