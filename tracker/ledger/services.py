@@ -79,7 +79,9 @@ def verify(session):
     count, head, bad, reason = verify_chain(rows())
     stored = session.get(LedgerHead, 1)
     if bad is None and stored is not None and (stored.seq != count or stored.hash != head):
-        bad, reason = count + 1, f"ledger head says {stored.seq} entries ending {stored.hash[:12]}…, found {count}"
+        # More entries than the head counts: the first extra is forged; as many but another hash: the last was replaced.
+        bad = min(stored.seq, count) + 1 if stored.seq != count else count
+        reason = f"ledger head says {stored.seq} entries ending {stored.hash[:12]}…, found {count} ending {head[:12]}…"
     if evidence_problems and (bad is None or evidence_problems[0][0] < bad):
         bad, reason = evidence_problems[0]
     return {"entries": count, "head_hash": head, "first_bad_seq": bad, "reason": reason}
