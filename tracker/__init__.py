@@ -27,6 +27,7 @@ def create_app(config=None):
     from tracker import errors, views
     from tracker.accounts import routes as accounts_routes
     from tracker.api import routes as api_routes
+    from tracker.learning import manage_routes
     from tracker.learning import routes as learning_routes
     from tracker.learning import sockets
     from tracker.cli import register_cli
@@ -40,6 +41,7 @@ def create_app(config=None):
     app.register_blueprint(accounts_routes.bp)
     app.register_blueprint(views.bp)
     app.register_blueprint(learning_routes.bp)
+    app.register_blueprint(manage_routes.bp)
     app.register_blueprint(api_routes.bp)
     csrf.exempt(api_routes.bp)  # bearer tokens; cookie-authenticated API writes check CSRF in api_auth
     register_cli(app)
