@@ -119,3 +119,16 @@ def register_payload(**over):
                 category="企业职工", employer="测试企业", password="Passw0rd1", face_consent=True)
     data.update(over)
     return data
+
+
+@pytest.fixture(scope="session")
+def demo_videos(tmp_path_factory):
+    """The demo's real chapter videos, rendered once per test run and copied into each live server."""
+    from tracker.demo import CHAPTERS, render_chapter_video
+
+    folder = tmp_path_factory.mktemp("videos")
+    paths = []
+    for n, (_title, seconds) in enumerate(CHAPTERS, 1):
+        render_chapter_video(folder / f"demo-ch{n}.webm", f"Chapter {n}", seconds)
+        paths.append(folder / f"demo-ch{n}.webm")
+    return paths
