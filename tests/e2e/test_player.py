@@ -1,0 +1,49 @@
+"""End to end in real headless Chromium: the demo logs in, shows its courses, plays a chapter and is credited."""
+import requests
+
+from tests.e2e.conftest import login
+
+
+def test_demo_trainee_sees_course_list_on_a_phone(live, browser, tmp_path):
+    page = browser.new_page(viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True)
+    login(page, live.url, live.account("trainee")["username"])
+    assert page.url.endswith("/learn")
+    titles = page.locator(".chapter-title").all_inner_texts()
+    assert titles == [ch["title"] for ch in live.demo["classes"][0]["chapters"]]
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375  # no horizontal scroll on a phone
+    shot = tmp_path / "courses.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 5000
+    page.close()
+
+
+def test_player_credits_forty_seconds_and_refuses_seeking_ahead(live, browser):
+    trainee = live.account("trainee", 1)
+    chapter = live.demo["classes"][0]["chapters"][0]
+    page = browser.new_page()
+    login(page, live.url, trainee["username"])
+    page.goto(f"{live.url}/learn/chapters/{chapter['chapter_id']}")
+    page.wait_for_function("window.trackerPlayer && window.trackerPlayer.sessionId")
+    page.wait_for_function("document.getElementById('video').readyState >= 1")
+    page.evaluate("document.getElementById('video').play()")
+    page.wait_for_function("document.getElementById('video').currentTime > 1", timeout=15000)
+    page.wait_for_timeout(42000)
+    position = page.evaluate("document.getElementById('video').currentTime")
+    assert position >= 40
+    # try to seek ahead, as dragging the bar would
+    page.evaluate("document.getElementById('video').currentTime = 140")
+    page.wait_for_timeout(500)
+    after = page.evaluate("document.getElementById('video').currentTime")
+    assert after < position + 8, after
+    assert "不能拖动" in page.inner_text("#notice")
+    page.wait_for_timeout(6000)  # the next heartbeat
+    credited_text = float(page.inner_text("#chapter-credited"))
+    page.close()
+
+    token = live.token(trainee["username"])
+    rec = requests.get(f"{live.url}/api/v1/trainees/{trainee['user_id']}/record",
+                       headers={"Authorization": "Bearer " + token}, timeout=10).json()
+    credited = {c["chapter_id"]: c["credited_seconds"] for c in rec["chapters"]}[chapter["chapter_id"]]
+    assert 35 <= credited <= position + 8, (credited, position)
+    assert credited_text * 60 >= 30
+    assert rec["sessions"][0]["heartbeats"] >= 8
