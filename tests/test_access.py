@@ -9,7 +9,7 @@ from tracker.accounts.rules import id_check_digit
 from tracker.accounts.services import create_user
 from tracker.extensions import db
 
-from conftest import make_id_number, register_payload
+from tests.conftest import make_id_number, register_payload
 
 PASSWORD = "Demo1234"
 OTHER_STAFF_PHONE = "13700000001"

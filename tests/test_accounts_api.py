@@ -10,7 +10,7 @@ from models import ApiToken, LedgerEntry, LoginAttempt, User
 from tracker.accounts.rules import id_check_digit, mask_id_number, mask_phone
 from tracker.extensions import db
 
-from conftest import make_id_number, register_payload
+from tests.conftest import make_id_number, register_payload
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -348,7 +348,7 @@ def test_every_api_route_is_documented(app, client):
 
 
 def test_passwords_are_stored_as_scrypt_hashes(app, api):
-    from conftest import PRODUCTION_PASSWORD_METHOD
+    from tests.conftest import PRODUCTION_PASSWORD_METHOD
 
     # Tests use cheaper scrypt parameters (conftest); production uses werkzeug's full-cost default.
     assert PRODUCTION_PASSWORD_METHOD == "scrypt"

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from models import Institution, LedgerEntry, User
 from tracker.extensions import db
 
-from conftest import make_id_number
+from tests.conftest import make_id_number
 
 
 def counts():

@@ -14,7 +14,7 @@ from tracker.db import guard_sql, unguard_sql
 from tracker.extensions import db
 from tracker.ledger.chain import GENESIS, canonical_json, entry_body, entry_hash, verify_chain
 
-from conftest import register_payload
+from tests.conftest import register_payload
 
 
 def entries(kind=None):

@@ -15,7 +15,7 @@ from tracker.accounts.services import create_user
 from tracker.extensions import db
 from tracker.learning import manage
 
-from conftest import register_payload
+from tests.conftest import register_payload
 
 STAFF = "13900000001"
 REGULATOR = "13900000002"

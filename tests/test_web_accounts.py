@@ -8,7 +8,7 @@ from models import LedgerEntry, User
 from tracker.accounts.rules import CATEGORIES, FACE_CONSENT_TEXT
 from tracker.extensions import db
 
-from conftest import register_payload
+from tests.conftest import register_payload
 
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
