@@ -131,7 +131,9 @@ def credit_stretch(state: State, beat: Beat, limits: Limits) -> Decision:
     budget = max(0.0, t - anchor)
     if advance < -limits.tolerance:
         refusals.append(POSITION_BACKWARD)
-    elif state.last_position > state.furthest + limits.lag_tolerance:
+    elif state.last_position > state.furthest + limits.lag_tolerance + max(0.0, state.last_ts - anchor):
+        # Ahead of the verified point by more than jitter and the clock time not yet credited
+        # (e.g. while a prompt was pending): ground was skipped.
         refusals.append(BEYOND_FURTHEST)
     elif advance > budget * limits.max_rate + limits.tolerance:
         refusals.append(POSITION_JUMP)

@@ -28,10 +28,10 @@ def discard(s):
 def learner_status(sess, beat=None):
     if sess.status != "active":
         return "ended"
+    if sess.block_reason and sess.block_reason.endswith("_pending"):
+        return "check_pending"
     if sess.blocked_since is not None:
         return "check_failed"
-    if sess.attention_asked_ts is not None:
-        return "check_pending"
     if beat is None:
         return "active"
     if not (beat["visible"] and beat["focused"]):

@@ -201,13 +201,15 @@ def _update_attention(s, sess, now):
     if sess.status != "active":
         return
     if sess.attention_asked_ts is None and sess.next_attention_ts is not None and now >= sess.next_attention_ts:
+        # Credit is held from the asking: released by an answer in time, forfeited by a missed deadline.
         sess.attention_asked_ts = now
         sess.attention_deadline_ts = now + current_app.config["TRACKER_ATTENTION_DEADLINE"]
+        sess.blocked_since, sess.block_reason = now, "attention_pending"
         ledger.append(s, "attention.asked", {"session_id": sess.id, "deadline": rfc3339(sess.attention_deadline_ts)},
                       subject_id=sess.trainee_id)
         events.attention_check(s, sess, _attention_json(sess, now))
-    elif (sess.attention_asked_ts is not None and now > sess.attention_deadline_ts and sess.blocked_since is None):
-        sess.blocked_since, sess.block_reason = sess.attention_asked_ts, "attention_missed"
+    elif sess.block_reason == "attention_pending" and now > sess.attention_deadline_ts:
+        sess.block_reason = "attention_missed"
         ledger.append(s, "attention.missed", {"session_id": sess.id, "asked": rfc3339(sess.attention_asked_ts)},
                       subject_id=sess.trainee_id)
 
@@ -223,14 +225,15 @@ def answer_attention(s, sess, now=None):
     now = now or server_now()
     if sess.attention_asked_ts is None:
         return {"ok": True, "late": False}
-    late = now > sess.attention_deadline_ts
+    late = now > sess.attention_deadline_ts or sess.block_reason == "attention_missed"
     ledger.append(s, "attention.late" if late else "attention.passed",
                   {"session_id": sess.id, "asked": rfc3339(sess.attention_asked_ts), "seconds": round(now - sess.attention_asked_ts, 1)},
                   actor_id=sess.trainee_id, subject_id=sess.trainee_id)
-    if sess.block_reason == "attention_missed":
-        # Nothing before now is credited: the budget restarts here and the block is lifted.
-        sess.blocked_since, sess.block_reason, sess.anchor_ts = None, None, now
-        sess.last_beat_ts = now
+    if late:
+        # Nothing between the asking and now is credited: the clock budget restarts here.
+        sess.anchor_ts = sess.last_beat_ts = now
+    if sess.block_reason in ("attention_pending", "attention_missed"):
+        sess.blocked_since, sess.block_reason = None, None
     sess.attention_asked_ts = sess.attention_deadline_ts = None
     sess.next_attention_ts = _next_attention(now)
     return {"ok": True, "late": late}
