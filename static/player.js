@@ -126,9 +126,10 @@
     const refused = a.reasons.filter((r) => r !== "clock_budget");
     if (!a.session_active) { stop("本次学习会话已结束"); return; }
     if (a.credited_seconds > 0 && !refused.length) setStatus("学习中，正在计时", "playing");
+    else if (a.attention && refused.includes("check_blocked")) setStatus("请确认您在学习，确认后本段学时照常计入", "check_pending");
     else if (refused.length) setStatus("未计时：" + refused.map((r) => cfg.reasons[r] || r).join("、"), video.paused ? "paused" : "hidden");
     // The server did not credit ground the player has passed: go back to the verified point.
-    if (beat.position > a.furthest + TOLERANCE && refused.some((r) => ["position_jump", "beyond_furthest", "check_blocked"].includes(r))) {
+    if (beat.position > a.furthest + TOLERANCE && refused.some((r) => ["position_jump", "beyond_furthest"].includes(r))) {
       watched = a.furthest;
       if (video.currentTime > a.furthest + TOLERANCE) {
         video.currentTime = a.furthest;

@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 from models import Enrollment, Institution, TrainingClass
 from tracker.accounts.rules import RuleError, mask_id_number, mask_phone
 from tracker.extensions import db
-from tracker.learning import record, services
+from tracker.learning import record, services, sessions
 from tracker.learning.crediting import REASON_LABELS
 from tracker.learning.policy import policy_for
 from tracker.security import can_manage_class, can_view_class, load_current_user, page_auth, region_covers
@@ -16,8 +16,9 @@ bp = Blueprint("learning", __name__)
 @bp.get("/learn")
 @page_auth("trainee")
 def my_courses():
-    user = load_current_user()
-    return render_template("my_courses.html", user=user, classes=services.trainee_classes(db.session, user))
+    user, s = load_current_user(), db.session
+    return render_template("my_courses.html", user=user, classes=services.trainee_classes(s, user),
+                           day_remaining=services.day_remaining_seconds(s, user, sessions.server_now()))
 
 
 def _class_rows(s, classes):

@@ -76,3 +76,16 @@ def chapter_in_trainee_classes(s, trainee, chapter_id):
         .order_by(Enrollment.class_id)
     ).first()
     return (row[0], row[1]) if row else (None, None)
+
+
+def day_remaining_seconds(s, trainee, now):
+    """Today's remaining online allowance (China Standard Time), under the strictest policy of the trainee's classes."""
+    from models import DailyCredit
+    from tracker.learning.crediting import cst_day
+    from tracker.learning.policy import policy_for
+
+    profiles = s.scalars(select(TrainingClass.policy_profile).join(Enrollment, Enrollment.class_id == TrainingClass.id)
+                         .where(Enrollment.trainee_id == trainee.id)).all()
+    cap = min((policy_for(p).daily_cap_seconds for p in profiles), default=policy_for("standard").daily_cap_seconds)
+    today = s.get(DailyCredit, (trainee.id, cst_day(now)))
+    return max(0.0, cap - (today.credited_seconds if today else 0.0))
