@@ -95,9 +95,16 @@ def page_auth(*roles):
 
 
 def region_covers(regulator_region, region_code):
-    """A regulator's division covers its subdivisions: 150000 covers 150102, 150100 covers 150102."""
-    prefix = (regulator_region or "").rstrip("0")
-    return bool(prefix) and (region_code or "").startswith(prefix)
+    """A regulator's division covers its subdivisions: 150000 covers 150102, 150100 covers 150102.
+
+    GB/T 2260 levels are fixed digit pairs (province 2, city 4, county 6): stripping every trailing zero
+    would let 500000 (Chongqing) cover 51xxxx (Sichuan) and 120110 (Dongli) cover 120111 (Xiqing).
+    """
+    code = regulator_region or ""
+    if len(code) != 6 or not code.isdigit() or code[:2] == "00":
+        return False
+    prefix = code[:2] if code[2:] == "0000" else code[:4] if code[4:] == "00" else code
+    return (region_code or "").startswith(prefix)
 
 
 def can_view_class(viewer, cls):
