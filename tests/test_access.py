@@ -8,6 +8,7 @@ from models import Enrollment, Institution, LedgerEntry, TrainingClass, User
 from tracker.accounts.rules import id_check_digit
 from tracker.accounts.services import create_user
 from tracker.extensions import db
+from tracker.security import region_covers
 
 from tests.conftest import make_id_number, register_payload
 
@@ -159,6 +160,35 @@ def test_class_page_regulator_of_the_region_200_of_another_403(app, demo, other_
     assert web_login(app, other_institution["regulator"]).get(path).status_code == 403  # region 110000
     # The regulator reads; it does not manage the roster.
     assert regulator.post(path, data={"id_number": make_id_number()}).status_code == 403
+
+
+@pytest.mark.parametrize("regulator,institution,covers", [
+    ("150000", "150102", True),   # the province covers its districts
+    ("150100", "150102", True),   # the city covers its districts
+    ("150102", "150102", True),   # the district itself
+    ("150200", "150102", False),  # another city of the same province
+    ("150103", "150102", False),  # a neighbouring district
+    ("110000", "150102", False),  # another province
+    ("500000", "500103", True),
+    ("500000", "510104", False),  # Chongqing does not cover Sichuan
+    ("120110", "120110", True),
+    ("120110", "120111", False),  # Dongli district does not cover Xiqing district
+    ("150110", "150111", False),
+    ("000000", "150102", False),  # no prefix covers nothing, not everything
+    ("", "150102", False),
+    (None, "150102", False),
+    ("150100", "", False),
+    ("150100", None, False),
+])
+def test_region_covers(regulator, institution, covers):
+    assert region_covers(regulator, institution) is covers
+
+
+@pytest.mark.parametrize("region,status", [("150000", 200), ("150102", 200), ("150200", 403), ("150103", 403)])
+def test_class_page_for_regulators_of_nearby_regions(app, demo, region, status):
+    with db.transaction() as s:
+        create_user(s, role="regulator", name="科长", password=PASSWORD, phone="13700000009", region_code=region)
+    assert web_login(app, "13700000009").get(f"/classes/{class_id(demo)}").status_code == status
 
 
 def test_regulator_lists_only_its_region(app, demo, other_institution):
