@@ -47,3 +47,44 @@ def test_player_credits_forty_seconds_and_refuses_seeking_ahead(live, browser):
     assert 35 <= credited <= position + 8, (credited, position)
     assert credited_text * 60 >= 30
     assert rec["sessions"][0]["heartbeats"] >= 8
+
+
+def _record(live, trainee):
+    token = live.token(trainee["username"])
+    return requests.get(f"{live.url}/api/v1/trainees/{trainee['user_id']}/record",
+                        headers={"Authorization": "Bearer " + token}, timeout=10).json()
+
+
+def test_heartbeats_buffered_offline_are_resent_and_a_second_tab_stops_the_first(live, browser):
+    trainee = live.account("trainee", 2)
+    chapter = live.demo["classes"][0]["chapters"][1]
+    context = browser.new_context()
+    page = context.new_page()
+    login(page, live.url, trainee["username"])
+    page.goto(f"{live.url}/learn/chapters/{chapter['chapter_id']}")
+    page.wait_for_function("window.trackerPlayer && window.trackerPlayer.sessionId")
+    session_id = page.evaluate("window.trackerPlayer.sessionId")
+    page.evaluate("document.getElementById('video').play()")
+    page.wait_for_function("document.getElementById('video').currentTime > 6", timeout=15000)
+    context.set_offline(True)  # the phone loses its connection for twelve seconds; the video plays on
+    page.wait_for_timeout(12000)
+    assert page.evaluate("window.trackerPlayer.pending") >= 2
+    context.set_offline(False)
+    page.wait_for_function("window.trackerPlayer.pending === 0", timeout=30000)
+    page.wait_for_timeout(6000)
+    watched = page.evaluate("document.getElementById('video').currentTime")
+
+    # the same trainee opens the chapter in a second tab: the first stops with a message
+    second = context.new_page()
+    second.goto(f"{live.url}/learn/chapters/{chapter['chapter_id']}")
+    second.wait_for_function("window.trackerPlayer && window.trackerPlayer.sessionId")
+    page.wait_for_function("document.getElementById('video').paused", timeout=10000)
+    assert "其他设备" in page.inner_text("#notice")
+    context.close()
+
+    rec = _record(live, trainee)
+    first = next(x for x in rec["sessions"] if x["session_id"] == session_id)
+    assert first["end_reason"] == "replaced"
+    # nothing recorded was lost: the offline stretch was credited after the resend
+    assert first["credited_seconds"] >= watched - 12, (first, watched)
+    assert first["credited_seconds"] <= first["wall_seconds"]
