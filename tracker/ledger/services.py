@@ -47,8 +47,10 @@ def ensure_head(session):
 def iter_entries(session, batch=5000):
     """Stream stored entries in sequence order without loading the whole ledger."""
     result = session.execute(select(_entries).order_by(_entries.c.seq).execution_options(yield_per=batch))
-    for row in result.mappings():
-        yield row
+    try:
+        yield from result.mappings()
+    finally:  # verify stops at the first bad entry; PostgreSQL's server-side cursor must not be left open
+        result.close()
 
 
 # Entry kinds whose payload vouches for evidence kept outside the ledger (e.g. a batch of heartbeats):
