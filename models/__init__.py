@@ -3,5 +3,6 @@ from models.base import Base, utcnow  # noqa: F401
 from models.accounts import ApiToken, Institution, LoginAttempt, User  # noqa: F401
 from models.ledger import LedgerEntry, LedgerHead  # noqa: F401
 from models.learning import (  # noqa: F401
-    Chapter, ChapterProgress, ClassCourse, Course, DailyCredit, Enrollment, Heartbeat, LearningSession, TrainingClass,
+    Chapter, ChapterProgress, ClassCourse, Course, DailyCredit, Enrollment, Heartbeat, LearningSession, SessionCheck,
+    TrainingClass,
 )

@@ -46,6 +46,8 @@ class TrainingClass(Base):
     total_hours: Mapped[float] = mapped_column(default=0)
     online_hours: Mapped[float] = mapped_column(default=0)
     policy_profile: Mapped[str] = mapped_column(String(32), default="standard")
+    # Photo checks (签到 and 过程拍照): on for every class unless the institution turns them off.
+    photo_checks: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     institution = relationship("Institution")
@@ -99,15 +101,33 @@ class LearningSession(Base):
     beats: Mapped[int] = mapped_column(default=0)
     # Heartbeat rows up to this id are sealed into the ledger (see sessions.seal_heartbeats).
     sealed_upto_id: Mapped[int] = mapped_column(default=0)
-    # Crediting stops from this server time (a missed attention check, an overdue or failed photo check).
+    # Crediting stops from this server time: a check is pending (held), or one was missed or failed.
     blocked_since: Mapped[Optional[float]]
     block_reason: Mapped[Optional[str]] = mapped_column(String(32))
-    attention_asked_ts: Mapped[Optional[float]]
-    attention_deadline_ts: Mapped[Optional[float]]
+    pending_check_id: Mapped[Optional[int]]
     next_attention_ts: Mapped[Optional[float]]
+    next_photo_ts: Mapped[Optional[float]]
 
     trainee = relationship("User")
     chapter: Mapped[Chapter] = relationship()
+
+
+class SessionCheck(Base):
+    """A check put to the trainee: "are you still here?" (attention) or a photo (sign-in, random, exam)."""
+
+    __tablename__ = "session_checks"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[Optional[int]] = mapped_column(ForeignKey("learning_sessions.id"), index=True)
+    trainee_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # attention | photo_signin | photo_random | photo_exam
+    asked_ts: Mapped[float]
+    deadline_ts: Mapped[float]
+    answered_ts: Mapped[Optional[float]]
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending | passed | failed | missed
+    reason: Mapped[Optional[str]] = mapped_column(String(40))
+    distance: Mapped[Optional[float]]
+    photo_sha256: Mapped[Optional[str]] = mapped_column(String(64))
+    photo_file: Mapped[Optional[str]] = mapped_column(String(255))
 
 
 class Heartbeat(Base):

@@ -23,7 +23,7 @@ def free_port():
 
 
 class LiveServer:
-    def __init__(self, tmp, videos=None, **env):
+    def __init__(self, tmp, videos=None, photo_checks=True, **env):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.instance = Path(tmp) / "instance"
@@ -42,6 +42,9 @@ class LiveServer:
             self.env["TRACKER_DATABASE_URL"] = make_url(base).set(database=self.pg_db).render_as_string(hide_password=False)
         out = subprocess.run([TRACKER, "demo", "--json"], env=self.env, capture_output=True, text=True, check=True)
         self.demo = json.loads(out.stdout[out.stdout.index("{"):])
+        if not photo_checks:
+            # Tests of the crediting rule alone: no sign-in or random photo checks in the demo class.
+            self.sql("UPDATE classes SET photo_checks = false")
         self.log = open(Path(tmp) / "server.log", "w")
         self.proc = subprocess.Popen([TRACKER, "serve"], env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 30
@@ -53,6 +56,15 @@ class LiveServer:
                 if time.time() > deadline or self.proc.poll() is not None:
                     raise RuntimeError("server did not start: " + Path(self.log.name).read_text()[-2000:])
                 time.sleep(0.1)
+
+    def sql(self, statement):
+        url = self.env.get("TRACKER_DATABASE_URL") or f"sqlite:///{self.instance / 'tracker.sqlite3'}"
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            result = conn.execute(text(statement))
+            rows = result.fetchall() if result.returns_rows else None
+        engine.dispose()
+        return rows
 
     @staticmethod
     def _admin(base, sql):

@@ -7,7 +7,7 @@ from sqlalchemy import select, text
 from models import ClassCourse, Course, Chapter, Enrollment, Heartbeat, LearningSession, TrainingClass, User
 from tracker.db import unguard_sql
 from tracker.extensions import db
-from tracker.learning import sessions
+from tracker.learning import checks, sessions
 from tracker.ledger.services import verify
 
 T0 = 1_800_000_000.0
@@ -18,6 +18,14 @@ def beat(seq, position, **flags):
                 client_time=time.time(), env={"ua": "pytest"})
     data.update(flags)
     return data
+
+
+@pytest.fixture(autouse=True)
+def no_photo_checks(app, demo):
+    """These tests are about crediting and prompts; photo checks are tested in test_checks.py."""
+    with app.app_context():
+        with db.transaction() as s:
+            s.execute(text("UPDATE classes SET photo_checks = false"))
 
 
 @pytest.fixture
@@ -176,7 +184,7 @@ def test_daily_cap_counts_every_class_of_the_day(app, demo):
             inst_id = demo["classes"][0]["institution_id"]
             for name in ("A班", "B班"):
                 course = Course(institution_id=inst_id, title=name + "长课程")
-                cls = TrainingClass(institution_id=inst_id, name=name, total_hours=100, online_hours=40)
+                cls = TrainingClass(institution_id=inst_id, name=name, total_hours=100, online_hours=40, photo_checks=False)
                 s.add_all([course, cls])
                 s.flush()
                 ch = Chapter(course_id=course.id, ordinal=1, title="长章节", video_file="x.webm", seconds=6 * 3600)
@@ -213,7 +221,7 @@ def test_missed_attention_prompt_stops_credit_until_answered(app, demo):
     assert credited_when_blocked <= 60 + 1e-6  # nothing after the prompt was asked
     with app.app_context():
         with db.transaction() as s:
-            result = sessions.answer_attention(s, s.get(LearningSession, sid), now=T0 + 140)
+            result = checks.answer_attention(s, s.get(LearningSession, sid), T0 + 140)
     assert result["late"] is True
     # the player stopped at the deadline; told the verified point, it seeks back there and plays on
     assert later[-1]["furthest"] == pytest.approx(60)
@@ -227,7 +235,7 @@ def test_attention_answered_in_time_loses_nothing(app, demo):
     _beats(app, sid, uid, [(T0 + i * 15, beat(i + 1, i * 15.0)) for i in range(5)])
     with app.app_context():
         with db.transaction() as s:
-            assert sessions.answer_attention(s, s.get(LearningSession, sid), now=T0 + 70)["late"] is False
+            assert checks.answer_attention(s, s.get(LearningSession, sid), T0 + 70)["late"] is False
     answers = _beats(app, sid, uid, [(T0 + 75, beat(6, 75.0)), (T0 + 90, beat(7, 90.0))])
     assert answers[-1]["session_credited_seconds"] == pytest.approx(90)
 

@@ -17,7 +17,7 @@ INTERVAL = 15
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, demo_videos):
-    srv = LiveServer(tmp_path_factory.mktemp("live-socket"), demo_videos, TRACKER_CLOCK_SCALE=SCALE,
+    srv = LiveServer(tmp_path_factory.mktemp("live-socket"), demo_videos, photo_checks=False, TRACKER_CLOCK_SCALE=SCALE,
                      TRACKER_HEARTBEAT_INTERVAL=INTERVAL, TRACKER_ATTENTION_MEAN=0)
     yield srv
     srv.stop()

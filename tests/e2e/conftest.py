@@ -40,7 +40,8 @@ def browser(playwright_instance, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory, demo_videos):
-    srv = LiveServer(tmp_path_factory.mktemp("live-e2e"), demo_videos, TRACKER_HEARTBEAT_INTERVAL=5,
+    # The player's crediting without photo checks; tests/e2e/test_photo_checks.py covers them.
+    srv = LiveServer(tmp_path_factory.mktemp("live-e2e"), demo_videos, photo_checks=False, TRACKER_HEARTBEAT_INTERVAL=5,
                      TRACKER_ATTENTION_MEAN=0)
     yield srv
     srv.stop()

@@ -5,7 +5,7 @@ from tracker.api import bp, json_body
 from tracker.api.openapi import _op, extend
 from tracker.errors import ApiError
 from tracker.extensions import db
-from tracker.learning import events, record, services, sessions
+from tracker.learning import checks, events, record, services, sessions
 from tracker.security import api_auth, can_manage_class, can_view_trainee, load_current_user
 
 
@@ -68,7 +68,7 @@ def session_end(session_id):
 def attention(session_id):
     s, trainee = db.session, load_current_user()
     sess = sessions.lock_session(s, session_id, trainee.id)
-    result = sessions.answer_attention(s, sess)
+    result = checks.answer_attention(s, sess, sessions.server_now())
     events.commit(s)
     return jsonify(result)
 

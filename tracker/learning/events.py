@@ -28,7 +28,7 @@ def discard(s):
 def learner_status(sess, beat=None):
     if sess.status != "active":
         return "ended"
-    if sess.block_reason and sess.block_reason.endswith("_pending"):
+    if sess.block_reason == "check_pending":
         return "check_pending"
     if sess.blocked_since is not None:
         return "check_failed"
@@ -49,8 +49,8 @@ def learner_update(s, sess, beat=None, answer=None):
     }, f"class:{sess.class_id}", MONITOR)
 
 
-def attention_check(s, sess, payload):
-    _queue(s, "attention_check", payload, f"session:{sess.id}", LEARN)
+def check_asked(s, sess, event, payload):
+    _queue(s, event, payload, f"session:{sess.id}", LEARN)
 
 
 def session_ended(s, sess, reason):

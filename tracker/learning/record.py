@@ -1,11 +1,9 @@
 """A trainee's learning record (学习记录): what was credited, when, and the evidence around it."""
-import json
 from sqlalchemy import select
 
-from models import Chapter, ChapterProgress, Course, DailyCredit, LearningSession, LedgerEntry
+from models import Chapter, ChapterProgress, Course, DailyCredit, LearningSession, SessionCheck
 from tracker.learning.sessions import rfc3339, session_totals
 
-CHECK_KINDS = ("attention.asked", "attention.passed", "attention.late", "attention.missed")
 
 
 def trainee_record(s, trainee):
@@ -23,10 +21,10 @@ def trainee_record(s, trainee):
     days = [{"day": d.day.isoformat(), "credited_seconds": round(d.credited_seconds, 1)}
             for d in s.scalars(select(DailyCredit).where(DailyCredit.trainee_id == trainee.id).order_by(DailyCredit.day))
             if d.credited_seconds > 0]
-    checks = []
-    for e in s.scalars(select(LedgerEntry).where(LedgerEntry.subject_id == trainee.id, LedgerEntry.kind.in_(CHECK_KINDS))
-                       .order_by(LedgerEntry.seq)):
-        checks.append({"seq": e.seq, "kind": e.kind, "ts": e.ts, **json.loads(e.payload)})
+    checks = [{"check_id": c.id, "session_id": c.session_id, "kind": c.kind, "asked": rfc3339(c.asked_ts),
+               "answered": rfc3339(c.answered_ts) if c.answered_ts else None, "status": c.status, "reason": c.reason,
+               "distance": c.distance}
+              for c in s.scalars(select(SessionCheck).where(SessionCheck.trainee_id == trainee.id).order_by(SessionCheck.id))]
     return {
         "trainee_id": trainee.id,
         "name": trainee.name,

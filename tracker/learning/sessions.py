@@ -2,17 +2,15 @@
 import hashlib
 import json
 import math
-import random
 import time
-from datetime import datetime, timezone
 
 from flask import current_app
 from sqlalchemy import select
 
-from models import Chapter, ChapterProgress, DailyCredit, Heartbeat, LearningSession, TrainingClass, User
+from models import Chapter, ChapterProgress, DailyCredit, Heartbeat, LearningSession, SessionCheck, TrainingClass
 from tracker import ledger
 from tracker.accounts.rules import RuleError
-from tracker.learning import crediting, events
+from tracker.learning import checks, crediting, events
 from tracker.learning.crediting import Beat, Limits, State, cst_day
 from tracker.learning.policy import policy_for
 from tracker.learning.services import chapter_in_trainee_classes
@@ -32,17 +30,11 @@ def server_now():
     return origin + (time.time() - origin) * scale
 
 
-def rfc3339(ts):
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+rfc3339 = checks.rfc3339
 
 
 def limits_for(cls):
     return Limits.for_interval(current_app.config["TRACKER_HEARTBEAT_INTERVAL"], policy_for(cls.policy_profile).daily_cap_seconds)
-
-
-def _next_attention(now):
-    mean = current_app.config["TRACKER_ATTENTION_MEAN"]
-    return now + max(60.0, random.expovariate(1.0 / mean)) if mean > 0 else None
 
 
 def start_session(s, trainee, chapter_id, address=None, user_agent=None, now=None):
@@ -59,7 +51,7 @@ def start_session(s, trainee, chapter_id, address=None, user_agent=None, now=Non
         end_session(s, other, "replaced", now=now)
     sess = LearningSession(
         trainee_id=trainee.id, chapter_id=chapter.id, class_id=class_id, started_ts=now, status="active",
-        address=(address or "")[:64], user_agent=(user_agent or "")[:300], next_attention_ts=_next_attention(now),
+        address=(address or "")[:64], user_agent=(user_agent or "")[:300], next_attention_ts=checks.next_attention(now),
     )
     s.add(sess)
     s.flush()
@@ -67,8 +59,19 @@ def start_session(s, trainee, chapter_id, address=None, user_agent=None, now=Non
                                           "address": sess.address, "user_agent": sess.user_agent,
                                           "replaced": [o.id for o in others]},
                   actor_id=trainee.id, subject_id=trainee.id)
+    if s.get(TrainingClass, class_id).photo_checks:
+        # Sign-in (签到): nothing counts until a photo of the enrolled face passes.
+        checks.open_check(s, sess, checks.PHOTO_SIGNIN, now)
     events.learner_update(s, sess)
     return sess
+
+
+def pending_checks_json(s, sess, now):
+    """(photo check, attention prompt) pending on the session, as the client sees them."""
+    check = s.get(SessionCheck, sess.pending_check_id) if sess.pending_check_id else None
+    if check is None:
+        return None, None
+    return (None, checks.check_json(check, now)) if check.kind == checks.ATTENTION else (checks.check_json(check, now), None)
 
 
 def session_json(s, sess):
@@ -78,7 +81,7 @@ def session_json(s, sess):
         "heartbeat_interval": current_app.config["TRACKER_HEARTBEAT_INTERVAL"],
         "resume_position": progress.credited_seconds if progress else 0.0,
         "chapter_seconds": sess.chapter.seconds,
-        "check": None,
+        "check": pending_checks_json(s, sess, server_now())[0],
     }
 
 
@@ -150,7 +153,7 @@ def record_heartbeat(s, sess, beat, now=None):
     limits = limits_for(cls)
     progress = _chapter_progress(s, sess.trainee_id, sess.chapter_id)
     day = _day_credit(s, sess.trainee_id, cst_day(now))
-    _update_attention(s, sess, now)
+    checks.due_checks(s, sess, cls.photo_checks, now)
     late = beat["seq"] < sess.last_seq  # arrived after a later one: recorded, never credited
     state = State(
         last_ts=sess.last_beat_ts, last_position=sess.last_position, anchor_ts=sess.anchor_ts,
@@ -180,9 +183,8 @@ def record_heartbeat(s, sess, beat, now=None):
         "day_remaining_seconds": round(max(0.0, limits.daily_cap - day.credited_seconds), 3),
         "reasons": list(decision.reasons),
         "session_active": sess.status == "active",
-        "check": None,
-        "attention": _attention_json(sess, now),
     }
+    answer["check"], answer["attention"] = pending_checks_json(s, sess, now)
     s.add(Heartbeat(
         session_id=sess.id, seq=beat["seq"], received_ts=now, position=beat["position"], rate=beat["rate"],
         playing=beat["playing"], visible=beat["visible"], focused=beat["focused"], client_time=beat["client_time"],
@@ -194,49 +196,6 @@ def record_heartbeat(s, sess, beat, now=None):
         seal_heartbeats(s, sess)
     events.learner_update(s, sess, beat, answer)
     return answer
-
-
-def _update_attention(s, sess, now):
-    """Ask "are you still here?" at random times; a missed deadline blocks crediting from the asking."""
-    if sess.status != "active":
-        return
-    if sess.attention_asked_ts is None and sess.next_attention_ts is not None and now >= sess.next_attention_ts:
-        # Credit is held from the asking: released by an answer in time, forfeited by a missed deadline.
-        sess.attention_asked_ts = now
-        sess.attention_deadline_ts = now + current_app.config["TRACKER_ATTENTION_DEADLINE"]
-        sess.blocked_since, sess.block_reason = now, "attention_pending"
-        ledger.append(s, "attention.asked", {"session_id": sess.id, "deadline": rfc3339(sess.attention_deadline_ts)},
-                      subject_id=sess.trainee_id)
-        events.attention_check(s, sess, _attention_json(sess, now))
-    elif sess.block_reason == "attention_pending" and now > sess.attention_deadline_ts:
-        sess.block_reason = "attention_missed"
-        ledger.append(s, "attention.missed", {"session_id": sess.id, "asked": rfc3339(sess.attention_asked_ts)},
-                      subject_id=sess.trainee_id)
-
-
-def _attention_json(sess, now):
-    if sess.attention_asked_ts is None:
-        return None
-    return {"deadline": rfc3339(sess.attention_deadline_ts), "seconds_left": max(0, round(sess.attention_deadline_ts - now))}
-
-
-def answer_attention(s, sess, now=None):
-    """The trainee answered the prompt. In time: nothing lost. Late: crediting resumes from now."""
-    now = now or server_now()
-    if sess.attention_asked_ts is None:
-        return {"ok": True, "late": False}
-    late = now > sess.attention_deadline_ts or sess.block_reason == "attention_missed"
-    ledger.append(s, "attention.late" if late else "attention.passed",
-                  {"session_id": sess.id, "asked": rfc3339(sess.attention_asked_ts), "seconds": round(now - sess.attention_asked_ts, 1)},
-                  actor_id=sess.trainee_id, subject_id=sess.trainee_id)
-    if late:
-        # Nothing between the asking and now is credited: the clock budget restarts here.
-        sess.anchor_ts = sess.last_beat_ts = now
-    if sess.block_reason in ("attention_pending", "attention_missed"):
-        sess.blocked_since, sess.block_reason = None, None
-    sess.attention_asked_ts = sess.attention_deadline_ts = None
-    sess.next_attention_ts = _next_attention(now)
-    return {"ok": True, "late": late}
 
 
 def end_session(s, sess, reason, now=None):

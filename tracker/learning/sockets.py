@@ -6,7 +6,7 @@ from sqlalchemy import select
 from models import LearningSession, TrainingClass, User
 from tracker.accounts.rules import RuleError
 from tracker.extensions import db
-from tracker.learning import events, sessions
+from tracker.learning import checks, events, sessions
 from tracker.security import auth_epoch, can_view_class, user_for_token
 
 
@@ -73,7 +73,7 @@ class LearnNamespace(Namespace):
         s = db.session
         try:
             sess = sessions.lock_session(s, int((data or {}).get("session_id", 0)), self.users.get(request.sid))
-            result = sessions.answer_attention(s, sess)
+            result = checks.answer_attention(s, sess, sessions.server_now())
             events.commit(s)
         except (RuleError, TypeError, ValueError):
             s.rollback()

@@ -72,6 +72,7 @@ def upgrade():
     sa.Column('total_hours', sa.Double(), nullable=False),
     sa.Column('online_hours', sa.Double(), nullable=False),
     sa.Column('policy_profile', sa.String(length=32), nullable=False),
+    sa.Column('photo_checks', sa.Boolean(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['institution_id'], ['institutions.id'], name=op.f('fk_classes_institution_id_institutions')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_classes'))
@@ -199,9 +200,9 @@ def upgrade():
     sa.Column('sealed_upto_id', sa.Integer(), nullable=False),
     sa.Column('blocked_since', sa.Double(), nullable=True),
     sa.Column('block_reason', sa.String(length=32), nullable=True),
-    sa.Column('attention_asked_ts', sa.Double(), nullable=True),
-    sa.Column('attention_deadline_ts', sa.Double(), nullable=True),
+    sa.Column('pending_check_id', sa.Integer(), nullable=True),
     sa.Column('next_attention_ts', sa.Double(), nullable=True),
+    sa.Column('next_photo_ts', sa.Double(), nullable=True),
     sa.ForeignKeyConstraint(['chapter_id'], ['chapters.id'], name=op.f('fk_learning_sessions_chapter_id_chapters')),
     sa.ForeignKeyConstraint(['class_id'], ['classes.id'], name=op.f('fk_learning_sessions_class_id_classes')),
     sa.ForeignKeyConstraint(['trainee_id'], ['users.id'], name=op.f('fk_learning_sessions_trainee_id_users')),
@@ -232,11 +233,37 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_heartbeats')),
     sa.UniqueConstraint('session_id', 'seq', name=op.f('uq_heartbeats_session_id'))
     )
+    op.create_table('session_checks',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('session_id', sa.Integer(), nullable=True),
+    sa.Column('trainee_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=20), nullable=False),
+    sa.Column('asked_ts', sa.Double(), nullable=False),
+    sa.Column('deadline_ts', sa.Double(), nullable=False),
+    sa.Column('answered_ts', sa.Double(), nullable=True),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('reason', sa.String(length=40), nullable=True),
+    sa.Column('distance', sa.Double(), nullable=True),
+    sa.Column('photo_sha256', sa.String(length=64), nullable=True),
+    sa.Column('photo_file', sa.String(length=255), nullable=True),
+    sa.ForeignKeyConstraint(['session_id'], ['learning_sessions.id'], name=op.f('fk_session_checks_session_id_learning_sessions')),
+    sa.ForeignKeyConstraint(['trainee_id'], ['users.id'], name=op.f('fk_session_checks_trainee_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_session_checks'))
+    )
+    with op.batch_alter_table('session_checks', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_session_checks_session_id'), ['session_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_session_checks_trainee_id'), ['trainee_id'], unique=False)
+
     for table in APPEND_ONLY:
         guard(op.get_bind(), table)
 
 
 def downgrade():
+    with op.batch_alter_table('session_checks', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_session_checks_trainee_id'))
+        batch_op.drop_index(batch_op.f('ix_session_checks_session_id'))
+
+    op.drop_table('session_checks')
     op.drop_table('heartbeats')
     with op.batch_alter_table('learning_sessions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_learning_sessions_trainee_id'))
