@@ -1,5 +1,6 @@
 """Real-name rules (实名制): ID numbers, phones, identity categories, masking. Pure functions."""
 import re
+import unicodedata
 from datetime import date
 
 CATEGORIES = (
@@ -89,6 +90,9 @@ def validate_text(raw, field, label, max_len, required=True):
         return ""
     if len(value) > max_len:
         raise RuleError("too_long", f"{label}不能超过{max_len}个字符", field)
+    # Control characters (bar line breaks and tabs) have no place in text; PostgreSQL refuses NUL outright (a 500).
+    if any(unicodedata.category(c) == "Cc" and c not in "\t\n\r" for c in value):
+        raise RuleError("invalid_field", f"{label}含有不允许的控制字符", field)
     return value
 
 

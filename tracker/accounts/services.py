@@ -1,6 +1,7 @@
 """Registration, accounts and login: the rules behind the pages and the API."""
 import hashlib
 import hmac
+import unicodedata
 from datetime import datetime, timedelta, timezone
 
 from flask import current_app
@@ -137,6 +138,8 @@ def authenticate(s, username, password, address, via):
     cfg = current_app.config
     if not isinstance(username, str) or not isinstance(password, str) or not username.strip() or not password:
         raise RuleError("missing_field", "请输入账号和密码")
+    if any(unicodedata.category(c) == "Cc" for c in username):  # no account has one; PostgreSQL refuses NUL
+        raise RuleError("login_failed", "账号或密码错误")
     key = username.strip().upper()[:64]
     since = datetime.now(timezone.utc) - timedelta(seconds=cfg["TRACKER_LOGIN_WINDOW"])
     limit = cfg["TRACKER_LOGIN_MAX_FAILURES"]
