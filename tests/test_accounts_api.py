@@ -155,6 +155,13 @@ BAD_BODIES = {
     "id_number too long": {"id_number": make_id_number() + "0"},
     "phone too long": {"phone": "139123456789"},
     "huge name": {"name": "张" * 100_000},
+    # control characters (PostgreSQL refuses NUL outright)
+    "NUL in name": {"name": "张\x00三"},
+    "NUL in employer": {"employer": "测试\x00企业"},
+    "bell in name": {"name": "张\x07三"},
+    "NUL in id_number": {"id_number": "\x00" + make_id_number()[1:]},
+    "NUL in phone": {"phone": "139\x0012345678"},
+    "NUL in category": {"category": "企业职工\x00"},
     # bad ID numbers
     "wrong check digit": {"id_number": "11010519491231002" + "1"},
     "Feb 30": {"id_number": "15010219900230001" + id_check_digit("15010219900230001")},
@@ -221,6 +228,13 @@ def test_wrong_password_is_login_failed(app, api):
                                   {"username": "a", "password": 5}, {"username": "", "password": ""}])
 def test_login_with_missing_or_wrong_type_fields(app, api, body):
     assert_error(api().post("/auth/token", body), 400)
+
+
+@pytest.mark.parametrize("username", ["139\x0012345678", "\x00", "15010219900101001\x00"])
+def test_login_with_control_characters_is_refused(app, api, client, username):
+    assert_error(api().post("/auth/token", {"username": username, "password": "Passw0rd1"}), 400, "login_failed")
+    r = client.post("/login", data={"username": username, "password": "Passw0rd1"})
+    assert r.status_code == 400
 
 
 def test_login_non_json_is_refused(app, client):

@@ -187,6 +187,17 @@ def test_text_rules():
         assert e.value.code == code
 
 
+@pytest.mark.parametrize("raw", ["张\x00三", "张三\x00", "\x07张三", "张\x1b[31m三", "张\x7f三"])
+def test_text_with_control_characters_is_refused(raw):
+    with pytest.raises(RuleError) as e:
+        validate_text(raw, "name", "姓名", 50)
+    assert (e.value.code, e.value.field) == ("invalid_field", "name")
+
+
+def test_text_may_hold_line_breaks_and_tabs():
+    assert validate_text("第一行\n第二行\t完", "description", "简介", 100) == "第一行\n第二行\t完"
+
+
 @pytest.mark.parametrize("pw,code", [("short1", "weak_password"), ("abcdefgh", "weak_password"), ("12345678", "weak_password"),
                                      (None, "weak_password"), (12345678, "weak_password"), ("a1" * 65, "too_long")])
 def test_weak_passwords_are_refused(pw, code):
