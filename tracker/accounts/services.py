@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 from flask import current_app
 from sqlalchemy import delete, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from models import Institution, LoginAttempt, User
@@ -55,6 +56,17 @@ def _unique(s, id_number, phone):
         raise RuleError("duplicate_phone", "该手机号码已被其他账号使用", "phone")
 
 
+def _insert_user(s, user):
+    """Two registrations can both pass _unique before either commits: the unique index decides, as a RuleError."""
+    s.add(user)
+    try:
+        s.flush()
+    except IntegrityError as e:  # the caller's transaction is rolled back on the way out
+        if "phone" in str(e.orig):
+            raise RuleError("duplicate_phone", "该手机号码已被其他账号使用", "phone") from None
+        raise RuleError("duplicate_id_number", "该身份证号码已注册，每个身份证号码只能注册一个账号", "id_number") from None
+
+
 def register_trainee(s, data, address=None):
     """Self-registration of a trainee (实名注册). Validates everything before writing anything."""
     if not isinstance(data, dict):
@@ -78,8 +90,7 @@ def register_trainee(s, data, address=None):
         password_hash=generate_password_hash(password, method=PASSWORD_METHOD),
         face_consent_version=FACE_CONSENT_VERSION, face_consent_at=now,
     )
-    s.add(user)
-    s.flush()
+    _insert_user(s, user)
     ledger.append(s, "account.registered", identity_payload(user), actor_id=user.id, subject_id=user.id)
     ledger.append(
         s, "consent.face", {"user_id": user.id, "version": FACE_CONSENT_VERSION, "given": True, "address": address},
@@ -115,8 +126,7 @@ def create_user(s, *, role, name, password, actor_id=None, id_number=None, phone
         region_code=region_code if role == "regulator" else None,
         password_hash=generate_password_hash(password, method=PASSWORD_METHOD),
     )
-    s.add(user)
-    s.flush()
+    _insert_user(s, user)
     ledger.append(s, "account.created", identity_payload(user), actor_id=actor_id, subject_id=user.id)
     ledger.append(s, "role.granted", {"user_id": user.id, "role": role, "institution_id": user.institution_id,
                                        "region_code": user.region_code}, actor_id=actor_id, subject_id=user.id)
