@@ -370,3 +370,31 @@ def test_passwords_are_stored_as_scrypt_hashes(app, api):
     with db.transaction() as s:
         stored = s.get(User, user_id).password_hash
     assert stored.startswith("scrypt:") and data["password"] not in stored
+
+
+@pytest.mark.parametrize("same", ["id_number", "phone"])
+def test_concurrent_duplicate_registrations_give_one_account_and_clear_refusals(app, same):
+    """Both requests pass the uniqueness check before either writes; the database decides, never a 500."""
+    import threading
+
+    threads = 6
+    first = register_payload()
+    payloads = [register_payload(**{same: first[same]}) for _ in range(threads)]
+    barrier, answers = threading.Barrier(threads), []
+
+    def post(p):
+        client = app.test_client()
+        barrier.wait()
+        r = client.post("/api/v1/auth/register", json=p)
+        answers.append((r.status_code, r.get_json()))
+
+    pool = [threading.Thread(target=post, args=(p,)) for p in payloads]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join(60)
+    statuses = sorted(status for status, _ in answers)
+    assert statuses == [201] + [400] * (threads - 1), answers
+    assert {body["error"]["code"] for status, body in answers if status != 201} == {f"duplicate_{same}"}
+    with db.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(User).where(getattr(User, same) == first[same])) == 1
