@@ -150,14 +150,15 @@ def authenticate(s, username, password, address, via):
         raise RuleError("missing_field", "请输入账号和密码")
     if any(unicodedata.category(c) == "Cc" for c in username):  # no account has one; PostgreSQL refuses NUL
         raise RuleError("login_failed", "账号或密码错误")
-    key = username.strip().upper()[:64]
+    user = find_login(s, username)
+    # Failures count against the account, however it was typed (phone or ID number); unknown names by the name.
+    key = f"#{user.id}" if user else username.strip().upper()[:64]
     since = datetime.now(timezone.utc) - timedelta(seconds=cfg["TRACKER_LOGIN_WINDOW"])
     limit = cfg["TRACKER_LOGIN_MAX_FAILURES"]
     by_name = s.scalar(select(func.count()).where(LoginAttempt.username == key, LoginAttempt.at >= since))
     by_addr = s.scalar(select(func.count()).where(LoginAttempt.address == address, LoginAttempt.at >= since))
     if by_name >= limit or by_addr >= limit * 4:
         raise RuleError("too_many_attempts", f"登录失败次数过多，请{cfg['TRACKER_LOGIN_WINDOW'] // 60}分钟后再试", status=429)
-    user = find_login(s, username)
     # Hash even for unknown accounts, so timing does not reveal which accounts exist.
     ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password[:128])
     if not ok or user is None or not user.is_active:
