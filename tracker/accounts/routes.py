@@ -12,7 +12,10 @@ bp = Blueprint("accounts", __name__)
 
 
 def _safe_next(target):
-    return target if target and target.startswith("/") and not target.startswith("//") else url_for("views.home")
+    # Browsers read "/\\host" as "//host" and drop tabs and newlines: only a plain local path may pass.
+    local = target and target.startswith("/") and not target.startswith("//") and "\\" not in target \
+        and not any(ord(c) < 32 or ord(c) == 127 for c in target)
+    return target if local else url_for("views.home")
 
 
 @bp.route("/login", methods=["GET", "POST"])
