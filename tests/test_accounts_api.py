@@ -259,6 +259,27 @@ def test_login_is_throttled_after_max_failures(app, api):
     assert api().post("/auth/token", {"username": data["phone"], "password": data["password"]}).status_code == 200
 
 
+def test_throttling_counts_the_account_not_the_way_it_was_typed(app, api):
+    """Failures under the phone and under the ID number are failures of one account."""
+    app.config["TRACKER_LOGIN_MAX_FAILURES"] = 3
+    data, _ = register(api)
+    for username in (data["phone"], data["id_number"], data["id_number"].lower()):
+        assert_error(api().post("/auth/token", {"username": username, "password": "Wrong1234"}), 400, "login_failed")
+    for username in (data["phone"], data["id_number"]):
+        assert_error(api().post("/auth/token", {"username": username, "password": data["password"]}), 429, "too_many_attempts")
+
+
+def test_a_successful_login_clears_the_accounts_failures(app, api):
+    app.config["TRACKER_LOGIN_MAX_FAILURES"] = 3
+    data, _ = register(api)
+    for _ in range(2):
+        api().post("/auth/token", {"username": data["id_number"], "password": "Wrong1234"})
+    assert api().post("/auth/token", {"username": data["phone"], "password": data["password"]}).status_code == 200
+    for _ in range(2):
+        api().post("/auth/token", {"username": data["phone"], "password": "Wrong1234"})
+    assert api().post("/auth/token", {"username": data["phone"], "password": data["password"]}).status_code == 200
+
+
 def test_throttled_web_login_too(app, api, client):
     app.config["TRACKER_LOGIN_MAX_FAILURES"] = 2
     data, _ = register(api)

@@ -129,7 +129,9 @@ def test_login_then_logout(app, client, api):
 
 
 @pytest.mark.parametrize("target,expected", [("/account", "/account"), ("//evil.example/x", "/"),
-                                             ("https://evil.example/", "/"), ("", "/")])
+                                             ("https://evil.example/", "/"), ("", "/"), ("/\\evil.example/x", "/"),
+                                             ("/\t/evil.example/x", "/"), ("\\\\evil.example", "/"),
+                                             ("javascript:alert(1)", "/")])
 def test_login_next_stays_on_this_site(app, client, api, target, expected):
     data = register_payload()
     api().post("/auth/register", data)
