@@ -81,6 +81,15 @@ def test_lower_case_x_is_stored_upper_case(app, api):
         assert s.get(User, user_id).id_number == body17 + "X"
 
 
+def test_registration_cannot_choose_its_role_or_attachments(app, api):
+    """Self-registration always makes a trainee, whatever else the body says."""
+    data, user_id = register(api, role="admin", institution_id=1, region_code="150000", is_active=False, id=999)
+    with db.transaction() as s:
+        user = s.get(User, user_id)
+        assert (user.role, user.institution_id, user.region_code, user.is_active) == ("trainee", None, None, True)
+    assert user_id != 999
+
+
 def test_token_answer_shape(app, api):
     data, user_id = register(api)
     r = api().post("/auth/token", {"username": data["phone"], "password": data["password"]})
