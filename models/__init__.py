@@ -6,3 +6,4 @@ from models.learning import (  # noqa: F401
     Chapter, ChapterProgress, ClassCourse, Course, DailyCredit, Enrollment, Heartbeat, LearningSession, SessionCheck,
     TrainingClass,
 )
+from models.proof import Certificate, CertificateRevocation, LedgerCheckpoint, MerkleNode  # noqa: F401

@@ -1,4 +1,4 @@
-"""The `tracker` command: init-db, demo, create-user, ledger verify, serve."""
+"""The `tracker` command: init-db, demo, create-user, ledger verify|checkpoint|export, cert verify, serve."""
 import json
 import os
 import sys
@@ -77,19 +77,32 @@ def register_cli(app):
         """The training ledger."""
 
     @ledger_group.command("verify")
+    @click.option("--from-checkpoint", "export_file", type=click.Path(exists=True, dir_okay=False),
+                  help="verify an export (tracker ledger export) offline instead of the database")
+    @click.option("--public-key", help="the platform's public key (base64, PEM, or a file); default: the instance's")
     @with_appcontext
-    def ledger_verify():
-        """Recompute every hash; exit 1 and name the first bad entry if anything was changed."""
+    def ledger_verify(export_file, public_key):
+        """Recompute every hash, the Merkle tree and every checkpoint; exit 1 and name the first bad entry if anything
+        was changed."""
+        from tracker.ledger.commands import verify_export_file, verify_proofs
         from tracker.ledger.services import verify
 
+        if export_file:
+            sys.exit(verify_export_file(export_file, public_key))
         with db.transaction() as s:
             result = verify(s)
-        if result["first_bad_seq"] is None:
-            click.echo(f"ledger intact: {result['entries']} entries, head {result['head_hash']}")
-            return
-        click.echo(f"ledger BROKEN at entry {result['first_bad_seq']}: {result['reason']} "
-                   f"({result['entries']} entries verified before it)", err=True)
-        sys.exit(1)
+            if result["first_bad_seq"] is None:
+                click.echo(f"ledger intact: {result['entries']} entries, head {result['head_hash']}")
+            else:
+                click.echo(f"ledger BROKEN at entry {result['first_bad_seq']}: {result['reason']} "
+                           f"({result['entries']} entries verified before it)", err=True)
+            proofs_ok = verify_proofs(s, public_key)
+        if result["first_bad_seq"] is not None or not proofs_ok:
+            sys.exit(1)
+
+    from tracker.ledger.commands import add_ledger_commands
+
+    add_ledger_commands(ledger_group)
 
     @app.cli.command("serve")
     @click.option("--host", default=None)

@@ -10,7 +10,8 @@ import models
 MIGRATIONS = Path(models.__file__).resolve().parent / "migrations"
 
 # Tables that only ever grow; the database itself refuses UPDATE and DELETE on them.
-APPEND_ONLY = ["ledger_entries", "heartbeats"]
+APPEND_ONLY = ["ledger_entries", "heartbeats", "merkle_nodes", "ledger_checkpoints", "certificates",
+               "certificate_revocations"]
 
 
 def alembic_config(url):

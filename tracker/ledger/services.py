@@ -5,6 +5,7 @@ from datetime import datetime, timezone
 from sqlalchemy import insert, select, update
 
 from models import LedgerEntry, LedgerHead
+from tracker.ledger import checkpoints
 from tracker.ledger.chain import GENESIS, canonical_json, entry_body, entry_hash, verify_chain
 
 _head = LedgerHead.__table__
@@ -35,6 +36,7 @@ def append(session, kind, payload=None, *, actor_id=None, subject_id=None):
         )
     )
     session.execute(update(_head).where(_head.c.id == 1).values(hash=digest))
+    checkpoints.on_append(session, body)  # the entry's Merkle leaf and subtrees, and a checkpoint when one is due
     body["hash"] = digest
     return body
 

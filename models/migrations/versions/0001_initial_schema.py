@@ -27,6 +27,13 @@ def upgrade():
     with op.batch_alter_table('institutions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_institutions_region_code'), ['region_code'], unique=False)
 
+    op.create_table('ledger_checkpoints',
+    sa.Column('tree_size', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=False, nullable=False),
+    sa.Column('root_hash', sa.String(length=64), nullable=False),
+    sa.Column('timestamp', sa.String(length=40), nullable=False),
+    sa.Column('signature', sa.String(length=100), nullable=False),
+    sa.PrimaryKeyConstraint('tree_size', name=op.f('pk_ledger_checkpoints'))
+    )
     op.create_table('ledger_entries',
     sa.Column('seq', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=False, nullable=False),
     sa.Column('ts', sa.String(length=32), nullable=False),
@@ -61,6 +68,12 @@ def upgrade():
         batch_op.create_index('ix_login_attempts_address_at', ['address', 'at'], unique=False)
         batch_op.create_index('ix_login_attempts_username_at', ['username', 'at'], unique=False)
 
+    op.create_table('merkle_nodes',
+    sa.Column('level', sa.SmallInteger(), autoincrement=False, nullable=False),
+    sa.Column('idx', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=False, nullable=False),
+    sa.Column('hash', sa.LargeBinary(length=32), nullable=False),
+    sa.PrimaryKeyConstraint('level', 'idx', name=op.f('pk_merkle_nodes'))
+    )
     op.create_table('classes',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('institution_id', sa.Integer(), nullable=False),
@@ -131,6 +144,28 @@ def upgrade():
     with op.batch_alter_table('api_tokens', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_api_tokens_user_id'), ['user_id'], unique=False)
 
+    op.create_table('certificates',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('number', sa.String(length=32), nullable=False),
+    sa.Column('trainee_id', sa.Integer(), nullable=False),
+    sa.Column('class_id', sa.Integer(), nullable=False),
+    sa.Column('institution_id', sa.Integer(), nullable=False),
+    sa.Column('issued_by', sa.Integer(), nullable=False),
+    sa.Column('entry_seq', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('document', sa.Text(), nullable=False),
+    sa.Column('issued_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['class_id'], ['classes.id'], name=op.f('fk_certificates_class_id_classes')),
+    sa.ForeignKeyConstraint(['institution_id'], ['institutions.id'], name=op.f('fk_certificates_institution_id_institutions')),
+    sa.ForeignKeyConstraint(['issued_by'], ['users.id'], name=op.f('fk_certificates_issued_by_users')),
+    sa.ForeignKeyConstraint(['trainee_id'], ['users.id'], name=op.f('fk_certificates_trainee_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_certificates')),
+    sa.UniqueConstraint('number', name=op.f('uq_certificates_number'))
+    )
+    with op.batch_alter_table('certificates', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_certificates_class_id'), ['class_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_certificates_institution_id'), ['institution_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_certificates_trainee_id'), ['trainee_id'], unique=False)
+
     op.create_table('chapters',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('course_id', sa.Integer(), nullable=False),
@@ -172,6 +207,18 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_enrollments_class_id'), ['class_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_enrollments_trainee_id'), ['trainee_id'], unique=False)
 
+    op.create_table('certificate_revocations',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('certificate_id', sa.Integer(), nullable=False),
+    sa.Column('revoked_by', sa.Integer(), nullable=False),
+    sa.Column('reason', sa.String(length=500), nullable=False),
+    sa.Column('entry_seq', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['certificate_id'], ['certificates.id'], name=op.f('fk_certificate_revocations_certificate_id_certificates')),
+    sa.ForeignKeyConstraint(['revoked_by'], ['users.id'], name=op.f('fk_certificate_revocations_revoked_by_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_certificate_revocations')),
+    sa.UniqueConstraint('certificate_id', name=op.f('uq_certificate_revocations_certificate_id'))
+    )
     op.create_table('chapter_progress',
     sa.Column('trainee_id', sa.Integer(), nullable=False),
     sa.Column('chapter_id', sa.Integer(), nullable=False),
@@ -273,6 +320,7 @@ def downgrade():
 
     op.drop_table('learning_sessions')
     op.drop_table('chapter_progress')
+    op.drop_table('certificate_revocations')
     with op.batch_alter_table('enrollments', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_enrollments_trainee_id'))
         batch_op.drop_index(batch_op.f('ix_enrollments_class_id'))
@@ -284,6 +332,12 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_chapters_course_id'))
 
     op.drop_table('chapters')
+    with op.batch_alter_table('certificates', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_certificates_trainee_id'))
+        batch_op.drop_index(batch_op.f('ix_certificates_institution_id'))
+        batch_op.drop_index(batch_op.f('ix_certificates_class_id'))
+
+    op.drop_table('certificates')
     with op.batch_alter_table('api_tokens', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_api_tokens_user_id'))
 
@@ -302,6 +356,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_classes_institution_id'))
 
     op.drop_table('classes')
+    op.drop_table('merkle_nodes')
     with op.batch_alter_table('login_attempts', schema=None) as batch_op:
         batch_op.drop_index('ix_login_attempts_username_at')
         batch_op.drop_index('ix_login_attempts_address_at')
@@ -314,6 +369,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_ledger_entries_actor_id'))
 
     op.drop_table('ledger_entries')
+    op.drop_table('ledger_checkpoints')
     with op.batch_alter_table('institutions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_institutions_region_code'))
 
