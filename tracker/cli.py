@@ -100,9 +100,11 @@ def register_cli(app):
         if result["first_bad_seq"] is not None or not proofs_ok:
             sys.exit(1)
 
+    from tracker.certificates.commands import add_cert_commands
     from tracker.ledger.commands import add_ledger_commands
 
     add_ledger_commands(ledger_group)
+    add_cert_commands(app.cli)
 
     @app.cli.command("serve")
     @click.option("--host", default=None)
