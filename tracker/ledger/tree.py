@@ -3,7 +3,7 @@ a root, an audit path or a consistency proof is one query for O(log n) nodes (ma
 import json
 from collections import deque
 
-from sqlalchemy import func, insert, select, tuple_
+from sqlalchemy import bindparam, func, insert, select, tuple_
 
 from models import LedgerEntry, MerkleNode
 from tracker.ledger import merkle
@@ -12,6 +12,9 @@ from tracker.ledger.chain import canonical_json, entry_body
 _nodes = MerkleNode.__table__
 _entries = LedgerEntry.__table__
 BATCH = 5000
+# One node by key: a fixed statement, so SQLAlchemy compiles it once (the append path runs it about once per entry).
+_ONE = select(_nodes.c.hash).where(_nodes.c.level == bindparam("level"), _nodes.c.idx == bindparam("idx"))
+_INSERT = insert(_nodes)
 
 
 class TreeOutOfStep(RuntimeError):
@@ -36,11 +39,13 @@ def fetch(s, keys):
 def add_leaf(s, seq, leaf):
     """Store entry `seq`'s leaf and every subtree it completes (inside the appender's transaction)."""
     index = seq - 1
-    wanted = merkle.left_siblings(index)
-    siblings = fetch(s, wanted)
-    if len(siblings) != len(wanted):
-        raise TreeOutOfStep(f"Merkle nodes missing before entry {seq}: {sorted(set(wanted) - set(siblings))}")
-    s.execute(insert(_nodes), [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in merkle.join(index, leaf, siblings)])
+    siblings = {}
+    for level, idx in merkle.left_siblings(index):  # one on average: half the leaves have none
+        h = s.execute(_ONE, {"level": level, "idx": idx}).scalar()
+        if h is None:
+            raise TreeOutOfStep(f"Merkle node (level {level}, index {idx}) missing before entry {seq}")
+        siblings[(level, idx)] = bytes(h)
+    s.execute(_INSERT, [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in merkle.join(index, leaf, siblings)])
 
 
 def _getter(s, ranges):
