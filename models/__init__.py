@@ -7,3 +7,6 @@ from models.learning import (  # noqa: F401
     TrainingClass,
 )
 from models.proof import Certificate, CertificateRevocation, LedgerCheckpoint, MerkleNode  # noqa: F401
+from models.assessment import (  # noqa: F401
+    Attempt, AttemptAnswer, BankQuestion, BankRetirement, ClassNotice, ExamSettings, QaPost,
+)

@@ -118,6 +118,7 @@ class SessionCheck(Base):
     __tablename__ = "session_checks"
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[Optional[int]] = mapped_column(ForeignKey("learning_sessions.id"), index=True)
+    attempt_id: Mapped[Optional[int]] = mapped_column(ForeignKey("assessment_attempts.id"), index=True)  # exam checks
     trainee_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     kind: Mapped[str] = mapped_column(String(20))  # attention | photo_signin | photo_random | photo_exam
     asked_ts: Mapped[float]

@@ -12,6 +12,8 @@ MIGRATIONS = Path(models.__file__).resolve().parent / "migrations"
 # Tables that only ever grow; the database itself refuses UPDATE and DELETE on them.
 APPEND_ONLY = ["ledger_entries", "heartbeats", "merkle_nodes", "ledger_checkpoints", "certificates",
                "certificate_revocations"]
+# Assessment evidence: questions are versioned, never edited; answers, Q&A posts and notices only grow.
+APPEND_ONLY += ["bank_questions", "bank_retirements", "attempt_answers", "qa_posts", "class_notices"]
 
 
 def alembic_config(url):

@@ -186,6 +186,19 @@ def upgrade():
     sa.ForeignKeyConstraint(['course_id'], ['courses.id'], name=op.f('fk_class_courses_course_id_courses')),
     sa.PrimaryKeyConstraint('class_id', 'course_id', name=op.f('pk_class_courses'))
     )
+    op.create_table('class_notices',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('class_id', sa.Integer(), nullable=False),
+    sa.Column('author_id', sa.Integer(), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('created_ts', sa.Double(), nullable=False),
+    sa.ForeignKeyConstraint(['author_id'], ['users.id'], name=op.f('fk_class_notices_author_id_users')),
+    sa.ForeignKeyConstraint(['class_id'], ['classes.id'], name=op.f('fk_class_notices_class_id_classes')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_class_notices'))
+    )
+    with op.batch_alter_table('class_notices', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_class_notices_class_id'), ['class_id'], unique=False)
+
     op.create_table('daily_credit',
     sa.Column('trainee_id', sa.Integer(), nullable=False),
     sa.Column('day', sa.Date(), nullable=False),
@@ -206,6 +219,75 @@ def upgrade():
     with op.batch_alter_table('enrollments', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_enrollments_class_id'), ['class_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_enrollments_trainee_id'), ['trainee_id'], unique=False)
+
+    op.create_table('exam_settings',
+    sa.Column('class_id', sa.Integer(), nullable=False),
+    sa.Column('time_limit_minutes', sa.Integer(), nullable=False),
+    sa.Column('pass_percent', sa.Double(), nullable=False),
+    sa.Column('max_attempts', sa.Integer(), nullable=False),
+    sa.Column('question_count', sa.Integer(), nullable=False),
+    sa.Column('updated_ts', sa.Double(), nullable=True),
+    sa.Column('updated_by', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['class_id'], ['classes.id'], name=op.f('fk_exam_settings_class_id_classes')),
+    sa.ForeignKeyConstraint(['updated_by'], ['users.id'], name=op.f('fk_exam_settings_updated_by_users')),
+    sa.PrimaryKeyConstraint('class_id', name=op.f('pk_exam_settings'))
+    )
+    op.create_table('assessment_attempts',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('trainee_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=8), nullable=False),
+    sa.Column('class_id', sa.Integer(), nullable=False),
+    sa.Column('chapter_id', sa.Integer(), nullable=True),
+    sa.Column('seed', sa.String(length=64), nullable=False),
+    sa.Column('candidates', sa.Text(), nullable=False),
+    sa.Column('bank_sha256', sa.String(length=64), nullable=False),
+    sa.Column('question_count', sa.Integer(), nullable=False),
+    sa.Column('paper', sa.Text(), nullable=False),
+    sa.Column('started_ts', sa.Double(), nullable=False),
+    sa.Column('deadline_ts', sa.Double(), nullable=True),
+    sa.Column('submitted_ts', sa.Double(), nullable=True),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('pass_score', sa.Double(), nullable=False),
+    sa.Column('score', sa.Double(), nullable=True),
+    sa.Column('max_score', sa.Double(), nullable=False),
+    sa.Column('passed', sa.Boolean(), nullable=True),
+    sa.Column('photo_checks', sa.Boolean(), nullable=False),
+    sa.Column('pending_check_id', sa.Integer(), nullable=True),
+    sa.Column('next_photo_ts', sa.Double(), nullable=True),
+    sa.Column('page_leaves', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['chapter_id'], ['chapters.id'], name=op.f('fk_assessment_attempts_chapter_id_chapters')),
+    sa.ForeignKeyConstraint(['class_id'], ['classes.id'], name=op.f('fk_assessment_attempts_class_id_classes')),
+    sa.ForeignKeyConstraint(['trainee_id'], ['users.id'], name=op.f('fk_assessment_attempts_trainee_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_assessment_attempts'))
+    )
+    with op.batch_alter_table('assessment_attempts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_assessment_attempts_chapter_id'), ['chapter_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_assessment_attempts_class_id'), ['class_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_assessment_attempts_status'), ['status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_assessment_attempts_trainee_id'), ['trainee_id'], unique=False)
+        batch_op.create_index('ix_assessment_attempts_trainee_kind', ['trainee_id', 'kind'], unique=False)
+
+    op.create_table('bank_questions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('course_id', sa.Integer(), nullable=False),
+    sa.Column('chapter_id', sa.Integer(), nullable=True),
+    sa.Column('kind', sa.String(length=10), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('options', sa.Text(), nullable=False),
+    sa.Column('key', sa.Text(), nullable=False),
+    sa.Column('score', sa.Double(), nullable=False),
+    sa.Column('created_ts', sa.Double(), nullable=False),
+    sa.Column('author_id', sa.Integer(), nullable=True),
+    sa.Column('replaces_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['author_id'], ['users.id'], name=op.f('fk_bank_questions_author_id_users')),
+    sa.ForeignKeyConstraint(['chapter_id'], ['chapters.id'], name=op.f('fk_bank_questions_chapter_id_chapters')),
+    sa.ForeignKeyConstraint(['course_id'], ['courses.id'], name=op.f('fk_bank_questions_course_id_courses')),
+    sa.ForeignKeyConstraint(['replaces_id'], ['bank_questions.id'], name=op.f('fk_bank_questions_replaces_id_bank_questions')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_bank_questions'))
+    )
+    with op.batch_alter_table('bank_questions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_bank_questions_chapter_id'), ['chapter_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_bank_questions_course_id'), ['course_id'], unique=False)
 
     op.create_table('certificate_revocations',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -261,6 +343,51 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_learning_sessions_status'), ['status'], unique=False)
         batch_op.create_index(batch_op.f('ix_learning_sessions_trainee_id'), ['trainee_id'], unique=False)
 
+    op.create_table('qa_posts',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('thread_id', sa.Integer(), nullable=True),
+    sa.Column('class_id', sa.Integer(), nullable=False),
+    sa.Column('chapter_id', sa.Integer(), nullable=False),
+    sa.Column('trainee_id', sa.Integer(), nullable=False),
+    sa.Column('author_id', sa.Integer(), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('created_ts', sa.Double(), nullable=False),
+    sa.ForeignKeyConstraint(['author_id'], ['users.id'], name=op.f('fk_qa_posts_author_id_users')),
+    sa.ForeignKeyConstraint(['chapter_id'], ['chapters.id'], name=op.f('fk_qa_posts_chapter_id_chapters')),
+    sa.ForeignKeyConstraint(['class_id'], ['classes.id'], name=op.f('fk_qa_posts_class_id_classes')),
+    sa.ForeignKeyConstraint(['thread_id'], ['qa_posts.id'], name=op.f('fk_qa_posts_thread_id_qa_posts')),
+    sa.ForeignKeyConstraint(['trainee_id'], ['users.id'], name=op.f('fk_qa_posts_trainee_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_qa_posts'))
+    )
+    with op.batch_alter_table('qa_posts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_qa_posts_chapter_id'), ['chapter_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_qa_posts_class_id'), ['class_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_qa_posts_thread_id'), ['thread_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_qa_posts_trainee_id'), ['trainee_id'], unique=False)
+
+    op.create_table('attempt_answers',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('attempt_id', sa.Integer(), nullable=False),
+    sa.Column('question_id', sa.Integer(), nullable=False),
+    sa.Column('answer', sa.Text(), nullable=False),
+    sa.Column('received_ts', sa.Double(), nullable=False),
+    sa.ForeignKeyConstraint(['attempt_id'], ['assessment_attempts.id'], name=op.f('fk_attempt_answers_attempt_id_assessment_attempts')),
+    sa.ForeignKeyConstraint(['question_id'], ['bank_questions.id'], name=op.f('fk_attempt_answers_question_id_bank_questions')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_attempt_answers'))
+    )
+    with op.batch_alter_table('attempt_answers', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_attempt_answers_attempt_id'), ['attempt_id'], unique=False)
+
+    op.create_table('bank_retirements',
+    sa.Column('question_id', sa.Integer(), nullable=False),
+    sa.Column('retired_ts', sa.Double(), nullable=False),
+    sa.Column('actor_id', sa.Integer(), nullable=True),
+    sa.Column('replaced_by_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['actor_id'], ['users.id'], name=op.f('fk_bank_retirements_actor_id_users')),
+    sa.ForeignKeyConstraint(['question_id'], ['bank_questions.id'], name=op.f('fk_bank_retirements_question_id_bank_questions')),
+    sa.ForeignKeyConstraint(['replaced_by_id'], ['bank_questions.id'], name=op.f('fk_bank_retirements_replaced_by_id_bank_questions')),
+    sa.PrimaryKeyConstraint('question_id', name=op.f('pk_bank_retirements'))
+    )
     op.create_table('heartbeats',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('session_id', sa.Integer(), nullable=False),
@@ -283,6 +410,7 @@ def upgrade():
     op.create_table('session_checks',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('session_id', sa.Integer(), nullable=True),
+    sa.Column('attempt_id', sa.Integer(), nullable=True),
     sa.Column('trainee_id', sa.Integer(), nullable=False),
     sa.Column('kind', sa.String(length=20), nullable=False),
     sa.Column('asked_ts', sa.Double(), nullable=False),
@@ -293,11 +421,13 @@ def upgrade():
     sa.Column('distance', sa.Double(), nullable=True),
     sa.Column('photo_sha256', sa.String(length=64), nullable=True),
     sa.Column('photo_file', sa.String(length=255), nullable=True),
+    sa.ForeignKeyConstraint(['attempt_id'], ['assessment_attempts.id'], name=op.f('fk_session_checks_attempt_id_assessment_attempts')),
     sa.ForeignKeyConstraint(['session_id'], ['learning_sessions.id'], name=op.f('fk_session_checks_session_id_learning_sessions')),
     sa.ForeignKeyConstraint(['trainee_id'], ['users.id'], name=op.f('fk_session_checks_trainee_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_session_checks'))
     )
     with op.batch_alter_table('session_checks', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_session_checks_attempt_id'), ['attempt_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_session_checks_session_id'), ['session_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_session_checks_trainee_id'), ['trainee_id'], unique=False)
 
@@ -309,9 +439,22 @@ def downgrade():
     with op.batch_alter_table('session_checks', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_session_checks_trainee_id'))
         batch_op.drop_index(batch_op.f('ix_session_checks_session_id'))
+        batch_op.drop_index(batch_op.f('ix_session_checks_attempt_id'))
 
     op.drop_table('session_checks')
     op.drop_table('heartbeats')
+    op.drop_table('bank_retirements')
+    with op.batch_alter_table('attempt_answers', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_attempt_answers_attempt_id'))
+
+    op.drop_table('attempt_answers')
+    with op.batch_alter_table('qa_posts', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_qa_posts_trainee_id'))
+        batch_op.drop_index(batch_op.f('ix_qa_posts_thread_id'))
+        batch_op.drop_index(batch_op.f('ix_qa_posts_class_id'))
+        batch_op.drop_index(batch_op.f('ix_qa_posts_chapter_id'))
+
+    op.drop_table('qa_posts')
     with op.batch_alter_table('learning_sessions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_learning_sessions_trainee_id'))
         batch_op.drop_index(batch_op.f('ix_learning_sessions_status'))
@@ -321,12 +464,30 @@ def downgrade():
     op.drop_table('learning_sessions')
     op.drop_table('chapter_progress')
     op.drop_table('certificate_revocations')
+    with op.batch_alter_table('bank_questions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_bank_questions_course_id'))
+        batch_op.drop_index(batch_op.f('ix_bank_questions_chapter_id'))
+
+    op.drop_table('bank_questions')
+    with op.batch_alter_table('assessment_attempts', schema=None) as batch_op:
+        batch_op.drop_index('ix_assessment_attempts_trainee_kind')
+        batch_op.drop_index(batch_op.f('ix_assessment_attempts_trainee_id'))
+        batch_op.drop_index(batch_op.f('ix_assessment_attempts_status'))
+        batch_op.drop_index(batch_op.f('ix_assessment_attempts_class_id'))
+        batch_op.drop_index(batch_op.f('ix_assessment_attempts_chapter_id'))
+
+    op.drop_table('assessment_attempts')
+    op.drop_table('exam_settings')
     with op.batch_alter_table('enrollments', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_enrollments_trainee_id'))
         batch_op.drop_index(batch_op.f('ix_enrollments_class_id'))
 
     op.drop_table('enrollments')
     op.drop_table('daily_credit')
+    with op.batch_alter_table('class_notices', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_class_notices_class_id'))
+
+    op.drop_table('class_notices')
     op.drop_table('class_courses')
     with op.batch_alter_table('chapters', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_chapters_course_id'))
