@@ -26,6 +26,8 @@ def create_app(config=None):
 
     from tracker import errors, views
     from tracker.accounts import routes as accounts_routes
+    from tracker.assessment import routes as assessment_routes
+    from tracker.assessment import sockets as assessment_sockets
     from tracker.api import routes as api_routes
     from tracker.learning import manage_routes
     from tracker.learning import routes as learning_routes
@@ -40,10 +42,12 @@ def create_app(config=None):
     socketio.init_app(app, async_mode="threading", message_queue=cfg["TRACKER_SOCKETIO_QUEUE"] or None)
     errors.init_app(app)
     sockets.init_app(socketio)
+    assessment_sockets.init_app(socketio)
     app.register_blueprint(accounts_routes.bp)
     app.register_blueprint(views.bp)
     app.register_blueprint(learning_routes.bp)
     app.register_blueprint(manage_routes.bp)
+    app.register_blueprint(assessment_routes.bp)
     app.register_blueprint(certificate_routes.bp)
     app.register_blueprint(api_routes.bp)
     csrf.exempt(api_routes.bp)  # bearer tokens; cookie-authenticated API writes check CSRF in api_auth

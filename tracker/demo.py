@@ -66,6 +66,10 @@ def load_demo(app):
             if s.scalar(select(Institution.id).where(Institution.name == INSTITUTION)) is None:
                 _create(s)
     with db.transaction() as s:
+        from tracker.assessment.demo_content import ensure_demo_assessment
+
+        ensure_demo_assessment(s, INSTITUTION)  # quiz questions and the exam, also for a demo loaded before them
+    with db.transaction() as s:
         return _describe(s)
 
 

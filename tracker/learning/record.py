@@ -2,6 +2,7 @@
 from sqlalchemy import select
 
 from models import Chapter, ChapterProgress, Course, DailyCredit, LearningSession, SessionCheck
+from tracker.assessment.services import trainee_results
 from tracker.learning.sessions import rfc3339, session_totals
 
 
@@ -34,5 +35,5 @@ def trainee_record(s, trainee):
         "sessions": [{**session_totals(x), "started": rfc3339(x.started_ts),
                       "ended": rfc3339(x.ended_ts) if x.ended_ts else None} for x in sessions],
         "checks": checks,
-        "quizzes": [],
+        "quizzes": trainee_results(s, trainee),
     }
