@@ -10,3 +10,4 @@ from models.proof import Certificate, CertificateRevocation, LedgerCheckpoint, M
 from models.assessment import (  # noqa: F401
     Attempt, AttemptAnswer, BankQuestion, BankRetirement, ClassNotice, ExamSettings, QaPost,
 )
+from models.proctoring import FaceEnrolment, FaceFlag, FacePhoto, ProctoringPolicy  # noqa: F401

@@ -48,6 +48,8 @@ class TrainingClass(Base):
     policy_profile: Mapped[str] = mapped_column(String(32), default="standard")
     # Photo checks (签到 and 过程拍照): on for every class unless the institution turns them off.
     photo_checks: Mapped[bool] = mapped_column(default=True)
+    # Liveness at sign-in: a burst of frames in which the trainee blinks (eye aspect ratio dips and recovers).
+    liveness: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     institution = relationship("Institution")

@@ -86,6 +86,7 @@ def upgrade():
     sa.Column('online_hours', sa.Double(), nullable=False),
     sa.Column('policy_profile', sa.String(length=32), nullable=False),
     sa.Column('photo_checks', sa.Boolean(), nullable=False),
+    sa.Column('liveness', sa.Boolean(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['institution_id'], ['institutions.id'], name=op.f('fk_classes_institution_id_institutions')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_classes'))
@@ -105,6 +106,12 @@ def upgrade():
     with op.batch_alter_table('courses', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_courses_institution_id'), ['institution_id'], unique=False)
 
+    op.create_table('proctoring_policies',
+    sa.Column('institution_id', sa.Integer(), nullable=False),
+    sa.Column('allow_upload', sa.Boolean(), nullable=False),
+    sa.ForeignKeyConstraint(['institution_id'], ['institutions.id'], name=op.f('fk_proctoring_policies_institution_id_institutions')),
+    sa.PrimaryKeyConstraint('institution_id', name=op.f('pk_proctoring_policies'))
+    )
     op.create_table('users',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('role', sa.String(length=16), nullable=False),
@@ -431,11 +438,84 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_session_checks_session_id'), ['session_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_session_checks_trainee_id'), ['trainee_id'], unique=False)
 
+    op.create_table('face_photos',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('trainee_id', sa.Integer(), nullable=False),
+    sa.Column('purpose', sa.String(length=20), nullable=False),
+    sa.Column('check_id', sa.Integer(), nullable=True),
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('phash', sa.String(length=64), nullable=True),
+    sa.Column('file', sa.String(length=255), nullable=True),
+    sa.Column('content_type', sa.String(length=40), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['check_id'], ['session_checks.id'], name=op.f('fk_face_photos_check_id_session_checks')),
+    sa.ForeignKeyConstraint(['trainee_id'], ['users.id'], name=op.f('fk_face_photos_trainee_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_face_photos'))
+    )
+    with op.batch_alter_table('face_photos', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_face_photos_check_id'), ['check_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_face_photos_sha256'), ['sha256'], unique=False)
+        batch_op.create_index(batch_op.f('ix_face_photos_trainee_id'), ['trainee_id'], unique=False)
+
+    op.create_table('face_enrolments',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('trainee_id', sa.Integer(), nullable=False),
+    sa.Column('photo_id', sa.Integer(), nullable=False),
+    sa.Column('encoding', sa.LargeBinary(), nullable=False),
+    sa.Column('source', sa.String(length=10), nullable=False),
+    sa.Column('face_px', sa.Integer(), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('replaced_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['photo_id'], ['face_photos.id'], name=op.f('fk_face_enrolments_photo_id_face_photos')),
+    sa.ForeignKeyConstraint(['trainee_id'], ['users.id'], name=op.f('fk_face_enrolments_trainee_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_face_enrolments'))
+    )
+    with op.batch_alter_table('face_enrolments', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_face_enrolments_active'), ['active'], unique=False)
+        batch_op.create_index(batch_op.f('ix_face_enrolments_trainee_id'), ['trainee_id'], unique=False)
+
+    op.create_table('face_flags',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=30), nullable=False),
+    sa.Column('trainee_id', sa.Integer(), nullable=False),
+    sa.Column('other_trainee_id', sa.Integer(), nullable=True),
+    sa.Column('distance', sa.Double(), nullable=True),
+    sa.Column('photo_id', sa.Integer(), nullable=True),
+    sa.Column('ledger_seq', sa.Integer(), nullable=True),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('note', sa.Text(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['other_trainee_id'], ['users.id'], name=op.f('fk_face_flags_other_trainee_id_users')),
+    sa.ForeignKeyConstraint(['photo_id'], ['face_photos.id'], name=op.f('fk_face_flags_photo_id_face_photos')),
+    sa.ForeignKeyConstraint(['trainee_id'], ['users.id'], name=op.f('fk_face_flags_trainee_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_face_flags'))
+    )
+    with op.batch_alter_table('face_flags', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_face_flags_other_trainee_id'), ['other_trainee_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_face_flags_trainee_id'), ['trainee_id'], unique=False)
+
     for table in APPEND_ONLY:
         guard(op.get_bind(), table)
 
 
 def downgrade():
+    with op.batch_alter_table('face_flags', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_face_flags_trainee_id'))
+        batch_op.drop_index(batch_op.f('ix_face_flags_other_trainee_id'))
+
+    op.drop_table('face_flags')
+    with op.batch_alter_table('face_enrolments', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_face_enrolments_trainee_id'))
+        batch_op.drop_index(batch_op.f('ix_face_enrolments_active'))
+
+    op.drop_table('face_enrolments')
+    with op.batch_alter_table('face_photos', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_face_photos_trainee_id'))
+        batch_op.drop_index(batch_op.f('ix_face_photos_sha256'))
+        batch_op.drop_index(batch_op.f('ix_face_photos_check_id'))
+
+    op.drop_table('face_photos')
     with op.batch_alter_table('session_checks', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_session_checks_trainee_id'))
         batch_op.drop_index(batch_op.f('ix_session_checks_session_id'))
@@ -509,6 +589,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_users_institution_id'))
 
     op.drop_table('users')
+    op.drop_table('proctoring_policies')
     with op.batch_alter_table('courses', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_courses_institution_id'))
 
