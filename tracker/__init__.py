@@ -34,6 +34,7 @@ def create_app(config=None):
     from tracker.learning import sockets
     from tracker.certificates import routes as certificate_routes
     from tracker.ledger import checkpoints
+    from tracker import proctoring
     from tracker.cli import register_cli
     from tracker.extensions import csrf, db, socketio
 
@@ -49,6 +50,7 @@ def create_app(config=None):
     app.register_blueprint(manage_routes.bp)
     app.register_blueprint(assessment_routes.bp)
     app.register_blueprint(certificate_routes.bp)
+    proctoring.init_app(app)
     app.register_blueprint(api_routes.bp)
     csrf.exempt(api_routes.bp)  # bearer tokens; cookie-authenticated API writes check CSRF in api_auth
     checkpoints.init_app(app)  # signs a checkpoint at least every minute while entries arrive

@@ -1,0 +1,422 @@
+"""Face enrolment and photo checks through the HTTP API, with real photos, the real library and the real
+worker pool (processes), as the server runs them. Denials: other trainees, staff, no credentials."""
+import io
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from models import FaceEnrolment, FaceFlag, FacePhoto, Institution, LearningSession, LedgerEntry, SessionCheck, User
+from tests.conftest import register_payload
+from tests.test_faces import FACES, camera_frame, darkened, face_file, no_face_photo
+from tracker.accounts.services import create_user
+from tracker.extensions import db
+from tracker.ledger.services import verify
+from tracker.proctoring import services
+from tracker.proctoring.workers import FaceBusy, FacePool, pool_for
+
+pytestmark = pytest.mark.skipif(not FACES.is_dir(), reason="../shared/faces is not beside this checkout")
+
+
+@pytest.fixture(autouse=True)
+def one_face_worker(app):
+    """One worker process for the whole test run (the machine is shared); it stays up between tests."""
+    app.config.update(TRACKER_FACE_WORKERS=1, TRACKER_ATTENTION_MEAN=0)
+
+
+def post_image(api, path, data, field="image", **fields):
+    headers = {"Authorization": f"Bearer {api.token}"} if api.token else {}
+    body = {k: v for k, v in fields.items()}
+    if data is not None:
+        body[field] = (io.BytesIO(data), "photo.jpg")
+    return api.client.post("/api/v1" + path, data=body, headers=headers, content_type="multipart/form-data")
+
+
+def error_code(r):
+    return r.get_json()["error"]["code"]
+
+
+@pytest.fixture
+def staff(api, demo):
+    return api(demo["accounts"][0]["username"])
+
+
+@pytest.fixture
+def trainee(api, demo, staff):
+    """A trainee registered with face consent, on the demo class's roster; yields (client, user id)."""
+    def make():
+        data = register_payload()
+        r = api().post("/auth/register", data)
+        assert r.status_code == 201, r.get_json()
+        assert staff.post(f"/classes/{demo['classes'][0]['class_id']}/roster", {"id_number": data["id_number"]}).status_code == 201
+        return api(data["phone"], data["password"]), r.get_json()["user_id"]
+    return make
+
+
+def enrol(client, name="obama"):
+    r = post_image(client, "/me/face", face_file(name))
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()
+
+
+def start(client, demo, chapter=0):
+    r = client.post("/sessions", {"chapter_id": demo["classes"][0]["chapters"][chapter]["chapter_id"]})
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()
+
+
+# --- enrolment ---------------------------------------------------------------------------------------------
+
+def test_enrolment_stores_the_encoding_and_the_photo_encrypted(app, trainee):
+    client, uid = trainee()
+    assert client.get("/me/face").get_json()["enrolled"] is False
+    body = enrol(client)
+    assert body["source"] == "upload" and body["face_px"] >= 80 and body["replaced"] is None
+    status = client.get("/me/face").get_json()
+    assert status["enrolled"] and status["enrolment_id"] == body["enrolment_id"]
+    with app.app_context():
+        s = db.session
+        enrolment = s.get(FaceEnrolment, body["enrolment_id"])
+        assert len(enrolment.encoding) == 128 * 8
+        photo = s.get(FacePhoto, enrolment.photo_id)
+        stored = (Path(app.config["TRACKER_INSTANCE"]) / "photos" / photo.file).read_bytes()
+        assert face_file("obama") not in stored and not stored.startswith(b"\xff\xd8")  # encrypted at rest
+        key = Path(app.config["TRACKER_INSTANCE"]) / "keys" / "photos.fernet"
+        assert key.stat().st_mode & 0o777 == 0o600
+        entry = s.scalar(select(LedgerEntry).where(LedgerEntry.kind == "face.enrolled", LedgerEntry.subject_id == uid))
+        assert photo.sha256 in entry.payload and "encoding" not in entry.payload
+
+
+def test_enrolment_needs_consent(api, demo):
+    """Demo trainees were created by the platform, without the separate consent: refused until they give it."""
+    client = api(demo["accounts"][3]["username"])
+    r = post_image(client, "/me/face", face_file("obama"))
+    assert r.status_code == 403 and error_code(r) == "consent_required"
+    assert client.get("/me/face").get_json()["consent"] is False
+
+
+def test_consent_given_on_the_enrolment_page(app, client, demo):
+    client.post("/login", data={"username": demo["accounts"][3]["username"], "password": "Demo1234"})
+    assert "人脸信息处理同意书" in client.get("/faces/enrol").get_data(as_text=True)
+    assert client.post("/faces/consent", data={}).status_code == 400
+    assert client.post("/faces/consent", data={"face_consent": "1"}).status_code == 302
+    page = client.get("/faces/enrol").get_data(as_text=True)
+    assert "打开摄像头" in page and "上传证件照" in page
+    with app.app_context():
+        assert db.session.get(User, demo["accounts"][3]["user_id"]).face_consent_at is not None
+        assert db.session.scalar(select(LedgerEntry.seq).where(LedgerEntry.kind == "consent.face",
+                                                               LedgerEntry.subject_id == demo["accounts"][3]["user_id"]))
+
+
+@pytest.mark.parametrize("make,status,code", [
+    (lambda: None, 400, "missing_field"),
+    (lambda: b"GIF89a not really", 400, "unreadable"),
+    (lambda: darkened("obama"), 422, "too_dark"),
+    (no_face_photo, 422, "no_face"),
+    (lambda: face_file("two_people"), 422, "several_faces"),
+])
+def test_enrolment_refuses_unusable_pictures_with_a_chinese_reason(trainee, make, status, code):
+    client, _uid = trainee()
+    r = post_image(client, "/me/face", make())
+    assert r.status_code == status and error_code(r) == code
+    assert any("\u4e00" <= c <= "\u9fff" for c in r.get_json()["error"]["message"])
+    assert client.get("/me/face").get_json()["enrolled"] is False
+
+
+def test_the_same_face_under_another_id_is_refused_and_flagged(app, api, demo, trainee, staff):
+    first, first_id = trainee()
+    enrol(first, "obama")
+    second, second_id = trainee()
+    r = post_image(second, "/me/face", face_file("obama2"))  # another photo of the same man
+    assert r.status_code == 409 and error_code(r) == "face_already_enrolled"
+    assert "代刷" in r.get_json()["error"]["message"]
+    assert second.get("/me/face").get_json()["enrolled"] is False
+    with app.app_context():
+        s = db.session
+        flag = s.scalar(select(FaceFlag))
+        assert (flag.kind, flag.trainee_id, flag.other_trainee_id) == ("proxy_suspected", second_id, first_id)
+        assert flag.distance < 0.5
+        entry = s.scalar(select(LedgerEntry).where(LedgerEntry.seq == flag.ledger_seq))
+        assert entry.kind == "face.proxy_suspected" and entry.subject_id == second_id
+        assert verify(s)["first_bad_seq"] is None
+    # staff of the institution and the region's regulator see it; the trainees do not
+    flags = staff.get("/face-flags").get_json()["flags"]
+    assert [(f["kind"], f["trainee"]["user_id"], f["other_trainee"]["user_id"]) for f in flags] == [
+        ("proxy_suspected", second_id, first_id)]
+    regulator = api(demo["accounts"][1]["username"])
+    assert len(regulator.get("/face-flags").get_json()["flags"]) == 1
+    assert second.get("/face-flags").status_code == 403
+    # a different face enrols fine
+    assert post_image(second, "/me/face", face_file("biden")).status_code == 201
+
+
+def test_flags_page_for_staff_and_regulator(app, client, demo, trainee):
+    first, _ = trainee()
+    enrol(first, "alex")
+    second, _ = trainee()
+    assert post_image(second, "/me/face", face_file("alex_test")).status_code == 409
+    client.post("/login", data={"username": demo["accounts"][0]["username"], "password": "Demo1234"})
+    page = client.get("/faces/flags").get_data(as_text=True)
+    assert "疑似代刷" in page and "查看" in page
+    client.post("/logout")
+    client.post("/login", data={"username": demo["accounts"][1]["username"], "password": "Demo1234"})
+    assert "疑似代刷" in client.get("/faces/flags").get_data(as_text=True)
+
+
+def test_flags_of_other_institutions_are_not_shown(app, api, demo, trainee):
+    first, _ = trainee()
+    enrol(first, "rose")
+    second, _ = trainee()
+    assert post_image(second, "/me/face", face_file("rose2")).status_code == 409
+    with app.app_context():
+        with db.transaction() as s:
+            inst = Institution(name="北京另一所职业技能培训学校", region_code="110105")
+            s.add(inst)
+            s.flush()
+            create_user(s, role="staff", name="赵老师", password="Demo1234", phone="13700000001", institution_id=inst.id)
+            create_user(s, role="regulator", name="北京科长", password="Demo1234", phone="13700000002", region_code="110000")
+    assert api("13700000001").get("/face-flags").get_json()["flags"] == []
+    assert api("13700000002").get("/face-flags").get_json()["flags"] == []
+
+
+def test_re_enrolment_replaces_the_active_face(app, trainee):
+    client, uid = trainee()
+    first = enrol(client, "rose")
+    second = enrol(client, "rose2")
+    assert second["replaced"] == first["enrolment_id"]
+    with app.app_context():
+        rows = db.session.scalars(select(FaceEnrolment).where(FaceEnrolment.trainee_id == uid).order_by(FaceEnrolment.id)).all()
+        assert [r.active for r in rows] == [False, True]
+        assert db.session.scalar(select(func.count()).select_from(FaceFlag)) == 0  # the same person: no flag
+    third = enrol(client, "biden2")  # somebody else's face: accepted, but flagged for review
+    with app.app_context():
+        flag = db.session.scalar(select(FaceFlag))
+        assert flag.kind == "face_changed" and flag.trainee_id == uid and flag.distance > 0.5
+    assert third["replaced"] == second["enrolment_id"]
+
+
+def test_upload_can_be_refused_by_the_institution(app, client, demo, trainee):
+    client.post("/login", data={"username": demo["accounts"][0]["username"], "password": "Demo1234"})
+    assert client.post("/faces/flags", data={"allow_upload": "0"}).status_code == 302
+    tc, _uid = trainee()
+    r = post_image(tc, "/me/face", face_file("obama"))
+    assert r.status_code == 403 and error_code(r) == "upload_not_allowed"
+    assert tc.get("/me/face").get_json()["upload_allowed"] is False
+    assert post_image(tc, "/me/face", face_file("obama"), source="camera").status_code == 201
+
+
+def test_only_trainees_enrol(api, demo, staff):
+    assert post_image(staff, "/me/face", face_file("obama")).status_code == 403
+    assert post_image(api(), "/me/face", face_file("obama")).status_code == 401
+
+
+# --- photo checks --------------------------------------------------------------------------------------------
+
+def test_sign_in_passes_with_the_same_person_and_the_ledger_has_the_verdict(app, demo, trainee):
+    client, uid = trainee()
+    enrol(client, "obama")
+    session = start(client, demo)
+    check = session["check"]
+    assert check["kind"] == "photo_signin"
+    r = post_image(client, f"/photo-checks/{check['check_id']}", camera_frame("obama2"))
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert (body["verdict"], body["reason"]) == ("pass", None) and body["distance"] < 0.5
+    with app.app_context():
+        s = db.session
+        row = s.get(SessionCheck, check["check_id"])
+        assert row.status == "passed" and row.photo_sha256 == body["photo_sha256"] and row.photo_file
+        assert s.get(LearningSession, session["session_id"]).blocked_since is None
+        entry = s.scalar(select(LedgerEntry).where(LedgerEntry.kind == "check.passed", LedgerEntry.subject_id == uid))
+        assert body["photo_sha256"] in entry.payload and '"distance":' in entry.payload
+    # answered once: a second photo for it is a conflict
+    again = post_image(client, f"/photo-checks/{check['check_id']}", camera_frame("obama3"))
+    assert again.status_code == 409 and error_code(again) == "check_not_pending"
+
+
+def fail_reason(app, demo, client, data):
+    session = start(client, demo)
+    r = post_image(client, f"/photo-checks/{session['check']['check_id']}", data)
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert body["verdict"] == "fail"
+    with app.app_context():
+        s = db.session
+        row = s.get(SessionCheck, session["check"]["check_id"])
+        assert (row.status, row.reason) == ("failed", body["reason"])
+        assert s.get(LearningSession, session["session_id"]).block_reason == "failed_photo"
+        entry = s.scalar(select(LedgerEntry).where(LedgerEntry.kind == "check.failed").order_by(LedgerEntry.seq.desc()))
+        assert body["reason"] in entry.payload
+    return body
+
+
+def test_another_person_fails_the_sign_in(app, demo, trainee):
+    client, _ = trainee()
+    enrol(client, "obama")
+    body = fail_reason(app, demo, client, camera_frame("biden"))
+    assert body["reason"] == "other_person" and body["distance"] > 0.5 and "不符" in body["message"]
+
+
+@pytest.mark.parametrize("make,reason", [(no_face_photo, "no_face"), (lambda: face_file("two_people"), "several_faces"),
+                                         (lambda: darkened("obama2"), "too_dark")])
+def test_unusable_check_photos_fail_with_their_reason(app, demo, trainee, make, reason):
+    client, _ = trainee()
+    enrol(client, "obama")
+    assert fail_reason(app, demo, client, make())["reason"] == reason
+
+
+def test_a_replayed_photo_fails(app, demo, trainee):
+    client, _ = trainee()
+    enrol(client, "obama")
+    session = start(client, demo)
+    frame = camera_frame("obama2")
+    assert post_image(client, f"/photo-checks/{session['check']['check_id']}", frame).get_json()["verdict"] == "pass"
+    # the next check (a new session's sign-in) answered with the very same picture
+    assert fail_reason(app, demo, client, frame)["reason"] == "replayed"
+    # ... or the enrolment photo itself
+    assert fail_reason(app, demo, client, face_file("obama"))["reason"] == "replayed"
+    # ... or a re-encoded copy of the earlier frame
+    assert fail_reason(app, demo, client, camera_frame("obama2", quality=70))["reason"] == "replayed"
+
+
+def test_a_trainee_without_an_enrolled_face_fails_as_not_enrolled(app, demo, trainee):
+    client, _ = trainee()
+    assert fail_reason(app, demo, client, camera_frame("obama2"))["reason"] == "not_enrolled"
+
+
+def test_a_photo_after_the_deadline_is_a_miss(app, demo, trainee):
+    client, _ = trainee()
+    enrol(client, "obama")
+    session = start(client, demo)
+    with app.app_context():
+        with db.transaction() as s:
+            s.get(SessionCheck, session["check"]["check_id"]).deadline_ts -= 3600
+    body = post_image(client, f"/photo-checks/{session['check']['check_id']}", camera_frame("obama2")).get_json()
+    assert (body["verdict"], body["reason"], body["status"]) == ("fail", "deadline_missed", "missed")
+
+
+def test_check_detail_says_whether_liveness_is_needed(app, demo, trainee):
+    client, _ = trainee()
+    check = start(client, demo)["check"]
+    detail = client.get(f"/photo-checks/{check['check_id']}").get_json()
+    assert (detail["status"], detail["kind"], detail["liveness"]) == ("pending", "photo_signin", False)
+    with app.app_context():
+        with db.transaction() as s:
+            from models import TrainingClass
+            s.get(TrainingClass, demo["classes"][0]["class_id"]).liveness = True
+    assert client.get(f"/photo-checks/{check['check_id']}").get_json()["liveness"] is True
+
+
+def test_liveness_sign_in_fails_without_a_blink(app, demo, trainee):
+    client, _ = trainee()
+    enrol(client, "obama")
+    with app.app_context():
+        with db.transaction() as s:
+            from models import TrainingClass
+            s.get(TrainingClass, demo["classes"][0]["class_id"]).liveness = True
+    check = start(client, demo)["check"]
+    frame = camera_frame("obama2")
+    headers = {"Authorization": f"Bearer {client.token}"}
+    r = client.client.post(f"/api/v1/photo-checks/{check['check_id']}", headers=headers, content_type="multipart/form-data",
+                           data={"image": (io.BytesIO(frame), "p.jpg"),
+                                 "frames": [(io.BytesIO(frame), f"f{i}.jpg") for i in range(4)]})
+    body = r.get_json()
+    assert (body["verdict"], body["reason"]) == ("fail", "no_blink")
+    assert len(body["eye_aspect_ratios"]) == 4
+    # without the burst the page is told what is missing
+    check = start(client, demo)["check"]
+    body = post_image(client, f"/photo-checks/{check['check_id']}", camera_frame("obama3")).get_json()
+    assert body["reason"] == "liveness_frames"
+
+
+def test_checks_of_others_and_by_other_roles_are_refused(app, api, demo, trainee, staff):
+    owner, _ = trainee()
+    enrol(owner, "obama")
+    check = start(owner, demo)["check"]
+    other, _ = trainee()
+    path = f"/photo-checks/{check['check_id']}"
+    assert post_image(other, path, camera_frame("obama2")).status_code == 404
+    assert other.get(path).status_code == 404
+    assert post_image(staff, path, camera_frame("obama2")).status_code == 403
+    assert post_image(api(), path, camera_frame("obama2")).status_code == 401
+    assert post_image(owner, "/photo-checks/999999", camera_frame("obama2")).status_code == 404
+    assert post_image(owner, path, None).status_code == 400
+    with app.app_context():
+        assert db.session.get(SessionCheck, check["check_id"]).status == "pending"  # none of that touched it
+
+
+def test_photos_are_decrypted_only_for_those_who_may_see_them(app, api, demo, trainee, staff, client):
+    owner, _ = trainee()
+    enrol(owner, "obama")
+    check = start(owner, demo)["check"]
+    frame = camera_frame("obama2")
+    post_image(owner, f"/photo-checks/{check['check_id']}", frame)
+    with app.app_context():
+        photo_id = db.session.scalar(select(FacePhoto.id).where(FacePhoto.check_id == check["check_id"]))
+    url = f"/faces/photos/{photo_id}"
+
+    def fetch(who):
+        return client.get(url, headers={"Authorization": f"Bearer {who.token}"} if who and who.token else {})
+    r = fetch(owner)
+    assert r.status_code == 200 and r.data == frame and r.mimetype == "image/jpeg"
+    assert "no-store" in r.headers["Cache-Control"]
+    assert fetch(staff).data == frame
+    assert fetch(api(demo["accounts"][1]["username"])).data == frame  # the region's regulator
+    other, _ = trainee()
+    assert fetch(other).status_code == 404
+    assert fetch(None).status_code == 401
+
+
+# --- the worker pool -----------------------------------------------------------------------------------------
+
+def test_the_route_judges_faces_in_worker_processes(app, demo, trainee):
+    client, _ = trainee()
+    enrol(client, "obama")
+    pool = pool_for(app.config)
+    workers = [p.pid for p in pool._executor._processes.values()]
+    assert workers and os.getpid() not in workers
+
+
+def test_a_full_queue_is_retried_not_dropped():
+    pool = FacePool(workers=1, queue_size=1, wait=30, nice=0)
+    try:
+        results, errors = [], []
+
+        def job():
+            try:
+                results.append(pool.run(time.sleep, 0.2))
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(e)
+        threads = [threading.Thread(target=job) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert errors == [] and len(results) == 4
+        assert pool.retries > 0  # some found the queue full, backed off and tried again
+    finally:
+        pool.shutdown()
+
+
+def test_a_queue_that_stays_full_gives_up_with_busy(app, demo, trainee):
+    pool = FacePool(workers=1, queue_size=1, wait=0.2, nice=0)
+    try:
+        first = pool.submit(time.sleep, 1.5)
+        with pytest.raises(FaceBusy):
+            pool.submit(time.sleep, 0)
+        first.result(10)
+    finally:
+        pool.shutdown()
+
+
+def test_busy_face_workers_answer_503(app, demo, trainee, monkeypatch):
+    client, _ = trainee()
+
+    def busy(*_a):
+        raise FaceBusy()
+    monkeypatch.setattr(services, "pool_for", lambda _cfg: type("P", (), {"run": staticmethod(busy)})())
+    r = post_image(client, "/me/face", face_file("obama"))
+    assert r.status_code == 503 and error_code(r) == "face_busy"

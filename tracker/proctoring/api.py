@@ -1,0 +1,94 @@
+"""/api/v1 routes of proctoring: enrol a face, answer a photo check, list flags. Routes only translate."""
+from flask import jsonify, request
+
+from tracker.api import bp
+from tracker.api.openapi import _op, extend
+from tracker.errors import ApiError
+from tracker.extensions import db
+from tracker.learning.sessions import server_now
+from tracker.proctoring import faces, services
+from tracker.security import api_auth, load_current_user
+
+
+def uploaded_image(field="image"):
+    """The bytes of one uploaded file (multipart), or a 400/413 that says what is wrong."""
+    f = request.files.get(field)
+    if f is None:
+        raise ApiError(400, "missing_field", "请上传照片（multipart 字段 image）", fields=[field])
+    data = f.read(faces.MAX_BYTES + 1)
+    if not data:
+        raise ApiError(400, "unreadable", "上传的照片是空的")
+    if len(data) > faces.MAX_BYTES:
+        raise ApiError(413, "too_large", faces.MESSAGES["too_large"])
+    return data
+
+
+def uploaded_burst():
+    files = request.files.getlist("frames")[:services.MAX_BURST]
+    burst = [f.read(faces.MAX_BYTES + 1) for f in files]
+    if any(len(b) > faces.MAX_BYTES for b in burst):
+        raise ApiError(413, "too_large", faces.MESSAGES["too_large"])
+    return burst
+
+
+@bp.get("/me/face")
+@api_auth("trainee")
+def my_face():
+    return jsonify(services.face_status(db.session, load_current_user()))
+
+
+@bp.post("/me/face")
+@api_auth("trainee")
+def enrol_face():
+    user = load_current_user()
+    data = uploaded_image()
+    source = (request.form.get("source") or "upload").strip()
+    result = services.enrol(db.session, user, data, source, request.remote_addr)
+    return jsonify(result), 201
+
+
+@bp.get("/photo-checks/<int:check_id>")
+@api_auth("trainee")
+def photo_check_detail(check_id):
+    s, user = db.session, load_current_user()
+    check = services.check_for_trainee(s, user.id, check_id)
+    return jsonify(services.check_json(s, check, server_now()))
+
+
+@bp.post("/photo-checks/<int:check_id>")
+@api_auth("trainee")
+def photo_check_answer(check_id):
+    user = load_current_user()
+    data = uploaded_image()
+    return jsonify(services.verify_check(db.session, user.id, check_id, data, uploaded_burst()))
+
+
+@bp.get("/face-flags")
+@api_auth("staff", "regulator", "admin")
+def face_flags():
+    s, viewer = db.session, load_current_user()
+    return jsonify({"flags": [services.flag_json(s, viewer, f) for f in services.visible_flags(s, viewer)]})
+
+
+def _multipart(fields):
+    return {"required": True, "content": {"multipart/form-data": {"schema": {
+        "type": "object", "properties": fields, "required": ["image"]}}}}
+
+
+@extend
+def _paths():
+    image = {"type": "string", "format": "binary", "description": "JPEG 或 PNG，最大 8 MB"}
+    enrol = _op("登记本人人脸（须已同意人脸信息处理）；同一人脸已登记在其他账号下时拒绝并记为疑似代刷", ok=201,
+                tag="proctoring", errors=(400, 401, 403, 409, 413, 422, 503))
+    enrol["requestBody"] = _multipart({"image": image, "source": {"type": "string", "enum": list(services.SOURCES)}})
+    answer = _op("提交拍照核验的照片；200 时 verdict 为 pass 或 fail（reason 说明原因）", tag="proctoring",
+                 errors=(400, 401, 403, 404, 409, 413, 503), ok_schema={"type": "object", "properties": {
+                     "verdict": {"enum": ["pass", "fail"]}, "reason": {"type": ["string", "null"]},
+                     "distance": {"type": ["number", "null"]}}})
+    answer["requestBody"] = _multipart({"image": image, "frames": {"type": "array", "items": image,
+                                                                   "description": "活体检测（眨眼）的连拍帧，仅签到且班期要求时"}})
+    return {
+        "/me/face": {"get": _op("本人人脸登记状态", tag="proctoring", errors=(401, 403)), "post": enrol},
+        "/photo-checks/{check_id}": {"get": _op("拍照核验的状态（是否需要活体检测）", tag="proctoring"), "post": answer},
+        "/face-flags": {"get": _op("可见范围内的人脸异常（疑似代刷等）", tag="proctoring", errors=(401, 403))},
+    }

@@ -1,0 +1,72 @@
+"""Pages of proctoring: enrolling a face, the decrypting photo route, the flags list for staff and regulators."""
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+
+from tracker.accounts.rules import FACE_CONSENT_TEXT
+from tracker.errors import ApiError
+from tracker.extensions import db
+from tracker.proctoring import services
+from tracker.security import load_current_user, page_auth
+
+bp = Blueprint("proctoring", __name__)
+
+
+def _local(target):
+    """A plain local path to come back to (the player), or "" (never another site)."""
+    ok = target.startswith("/") and not target.startswith("//") and "\\" not in target \
+        and not any(ord(c) < 32 or ord(c) == 127 for c in target)
+    return target if ok else ""
+
+
+@bp.get("/faces/enrol")
+@page_auth("trainee")
+def enrol_page():
+    s, user = db.session, load_current_user()
+    return render_template("face_enrol.html", status=services.face_status(s, user), consent_text=FACE_CONSENT_TEXT,
+                           next=_local(request.args.get("next", "")[:200]))
+
+
+@bp.post("/faces/consent")
+@page_auth("trainee")
+def give_consent():
+    s, user = db.session, load_current_user()
+    if request.form.get("face_consent") not in ("1", "on", "true"):
+        return render_template("face_enrol.html", status=services.face_status(s, user), consent_text=FACE_CONSENT_TEXT,
+                               error="请勾选同意人脸信息处理后再继续", next=_local(request.form.get("next", "")[:200])), 400
+    services.give_consent(s, user, request.remote_addr)
+    s.commit()
+    back = _local(request.form.get("next", "")[:200])
+    return redirect(url_for("proctoring.enrol_page", next=back) if back else url_for("proctoring.enrol_page"))
+
+
+@bp.get("/faces/photos/<int:photo_id>")
+def photo(photo_id):
+    """A stored photo, decrypted, for whoever may see its trainee (bearer token or session cookie)."""
+    viewer = load_current_user()
+    if viewer is None:
+        abort(401)
+    try:
+        data, mimetype = services.photo_for_viewer(db.session, viewer, photo_id)
+    except ApiError:
+        abort(404)
+    return Response(data, mimetype=mimetype, headers={"Cache-Control": "private, no-store",
+                                                      "X-Content-Type-Options": "nosniff"})
+
+
+@bp.route("/faces/flags", methods=["GET", "POST"])
+@page_auth("staff", "regulator", "admin")
+def flags():
+    s, viewer = db.session, load_current_user()
+    if request.method == "POST":  # staff: whether the institution accepts uploaded photos for enrolment
+        if viewer.role != "staff":
+            abort(403)
+        services.set_upload_policy(s, viewer.institution_id, request.form.get("allow_upload") == "1", viewer.id)
+        s.commit()
+        return redirect(url_for("proctoring.flags"))
+    policy = None
+    if viewer.role == "staff":
+        from models import ProctoringPolicy
+
+        row = s.get(ProctoringPolicy, viewer.institution_id)
+        policy = {"allow_upload": row.allow_upload if row else True}
+    rows = [services.flag_json(s, viewer, f) for f in services.visible_flags(s, viewer)]
+    return render_template("face_flags.html", flags=rows, policy=policy)

@@ -1,0 +1,370 @@
+"""Face enrolment, photo-check verdicts, proxy-learning flags and the encrypted photo store.
+
+Face work runs in the worker pool with no database transaction open: on SQLite every transaction holds the
+write lock (BEGIN IMMEDIATE), and a quarter of a second of face work under it would stall every heartbeat.
+So each operation reads what it needs, ends the transaction, has the faces analysed, then locks again and
+re-checks before it writes.
+"""
+import hashlib
+import os
+import threading
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+from flask import current_app
+from sqlalchemy import select
+
+from models import (
+    Enrollment, FaceEnrolment, FaceFlag, FacePhoto, LearningSession, ProctoringPolicy, SessionCheck, TrainingClass,
+    User,
+)
+from tracker import ledger
+from tracker.accounts.rules import FACE_CONSENT_VERSION, mask_id_number
+from tracker.errors import ApiError
+from tracker.learning import checks, events
+from tracker.learning.sessions import server_now
+from tracker.proctoring import faces
+from tracker.proctoring.workers import FaceBusy, pool_for
+from tracker.security import can_view_trainee
+
+PHOTO_KINDS = (checks.PHOTO_SIGNIN, checks.PHOTO_RANDOM, checks.PHOTO_EXAM)
+SOURCES = ("camera", "upload")
+MAX_BURST = 20
+# Status of image problems: a picture that cannot be read is a bad request; one that can, but will not do, 422.
+PROBLEM_STATUS = {"unreadable": 400, "too_large": 413}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The photo store: Fernet-encrypted files under <instance>/photos, the key in <instance>/keys (0600).
+
+_keys = {}
+_keys_lock = threading.Lock()
+
+
+def _fernet(instance):
+    with _keys_lock:
+        if instance not in _keys:
+            path = Path(instance) / "keys" / "photos.fernet"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:  # made earlier, or by another process just now
+                pass
+            else:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(Fernet.generate_key())
+            _keys[instance] = Fernet(path.read_bytes().strip())
+        return _keys[instance]
+
+
+def content_type(data):
+    if data[:3] == b"\xff\xd8\xff":
+        return "image/jpeg"
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return "image/png"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return "application/octet-stream"
+
+
+def write_photo(trainee_id, data):
+    """Encrypt and store; the path relative to <instance>/photos."""
+    instance = current_app.config["TRACKER_INSTANCE"]
+    rel = f"{trainee_id}/{uuid.uuid4().hex}.fernet"
+    path = Path(instance) / "photos" / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(_fernet(instance).encrypt(data))
+    return rel
+
+
+def read_photo(rel):
+    instance = current_app.config["TRACKER_INSTANCE"]
+    return _fernet(instance).decrypt((Path(instance) / "photos" / rel).read_bytes())
+
+
+def _discard_photo(rel):
+    try:
+        (Path(current_app.config["TRACKER_INSTANCE"]) / "photos" / rel).unlink()
+    except OSError:
+        pass
+
+
+def _add_photo(s, trainee_id, data, analysis, purpose, written, check_id=None):
+    rel = write_photo(trainee_id, data)
+    written.append(rel)
+    photo = FacePhoto(trainee_id=trainee_id, purpose=purpose, check_id=check_id, sha256=analysis["sha256"],
+                      phash=analysis.get("phash"), file=rel, content_type=content_type(data))
+    s.add(photo)
+    s.flush()
+    return photo
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Reading state
+
+def analyse(fn, *args):
+    """Run face work in the pool; a queue that stays full is a 503 (the player tries again)."""
+    try:
+        return pool_for(current_app.config).run(fn, *args)
+    except FaceBusy:
+        raise ApiError(503, "face_busy", "人脸核验繁忙，请稍后几秒自动重试") from None
+
+
+def active_enrolment(s, trainee_id):
+    return s.scalar(select(FaceEnrolment).where(FaceEnrolment.trainee_id == trainee_id, FaceEnrolment.active)
+                    .order_by(FaceEnrolment.id.desc()))
+
+
+def photo_hashes(s, trainee_id):
+    """(sha256, phash) of every earlier photo of the trainee: the replay check compares against them."""
+    return [tuple(r) for r in s.execute(select(FacePhoto.sha256, FacePhoto.phash).where(FacePhoto.trainee_id == trainee_id))]
+
+
+def trainee_institutions(s, trainee_id):
+    return set(s.scalars(select(TrainingClass.institution_id).join(Enrollment, Enrollment.class_id == TrainingClass.id)
+                         .where(Enrollment.trainee_id == trainee_id)))
+
+
+def upload_allowed(s, trainee_id):
+    """An uploaded photo may enrol unless an institution whose class the trainee is in requires the camera."""
+    institutions = trainee_institutions(s, trainee_id)
+    if not institutions:
+        return True
+    refusing = s.scalar(select(ProctoringPolicy.institution_id).where(
+        ProctoringPolicy.institution_id.in_(institutions), ProctoringPolicy.allow_upload.is_(False)))
+    return refusing is None
+
+
+def set_upload_policy(s, institution_id, allow, actor_id):
+    policy = s.get(ProctoringPolicy, institution_id)
+    if policy is None:
+        policy = ProctoringPolicy(institution_id=institution_id)
+        s.add(policy)
+    policy.allow_upload = bool(allow)
+    ledger.append(s, "proctoring.policy", {"institution_id": institution_id, "allow_upload": policy.allow_upload},
+                  actor_id=actor_id)
+    return policy
+
+
+def face_status(s, user):
+    enrolment = active_enrolment(s, user.id)
+    return {
+        "enrolled": enrolment is not None,
+        "enrolment_id": enrolment.id if enrolment else None,
+        "enrolled_at": enrolment.created_at.isoformat() if enrolment else None,
+        "source": enrolment.source if enrolment else None,
+        "photo_id": enrolment.photo_id if enrolment else None,
+        "consent": user.face_consent_at is not None,
+        "upload_allowed": upload_allowed(s, user.id),
+    }
+
+
+def give_consent(s, user, address=None):
+    """Separate consent to face processing (PIPL), for accounts created without it (e.g. by staff)."""
+    if user.face_consent_at is None:
+        user.face_consent_at, user.face_consent_version = datetime.now(timezone.utc), FACE_CONSENT_VERSION
+        ledger.append(s, "consent.face", {"user_id": user.id, "version": FACE_CONSENT_VERSION, "given": True,
+                                          "address": address}, actor_id=user.id, subject_id=user.id)
+    return user
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Enrolment
+
+def enrol(s, user, data, source="upload", address=None):
+    """Enrol the trainee's face from one picture; refuse (and flag) a face enrolled under another ID."""
+    if user.role != "trainee":
+        raise ApiError(403, "forbidden", "只有学员需要登记人脸")
+    if user.face_consent_at is None:
+        raise ApiError(403, "consent_required", "请先阅读并同意人脸信息处理，再登记人脸")
+    if source not in SOURCES:
+        raise ApiError(400, "invalid_field", "source 须为 camera 或 upload", field="source")
+    if source == "upload" and not upload_allowed(s, user.id):
+        raise ApiError(403, "upload_not_allowed", "您所在的培训机构要求使用摄像头现场拍摄登记人脸，不接受上传照片")
+    user_id = user.id
+    s.rollback()  # no transaction (SQLite: no write lock) while the face is analysed
+
+    analysis = analyse(faces.analyze, data)
+    problem = faces.enrolment_problem(analysis)
+    if problem:
+        raise ApiError(PROBLEM_STATUS.get(problem, 422), problem, faces.MESSAGES[problem])
+
+    written, committed = [], False
+    try:
+        s.scalar(select(User).where(User.id == user_id).with_for_update())  # one enrolment per account at a time
+        others = s.execute(select(FaceEnrolment.trainee_id, FaceEnrolment.encoding).where(
+            FaceEnrolment.active, FaceEnrolment.trainee_id != user_id)).all()
+        other_id, distance = faces.closest(analysis["encoding"], [tuple(r) for r in others])
+        tolerance = current_app.config["TRACKER_FACE_TOLERANCE"]
+        if other_id is not None and distance <= tolerance:
+            photo = _add_photo(s, user_id, data, analysis, "refused_enrolment", written)
+            flag = _flag(s, "proxy_suspected", user_id, other_id, distance, photo, {"source": source, "address": address})
+            s.commit()
+            committed = True
+            raise ApiError(409, "face_already_enrolled", "该人脸已在其他账号下登记，疑似代刷（替他人学习或一人多号），"
+                           "不能登记；此次登记已记录并报送培训机构和人社部门", flag_id=flag.id)
+        previous = active_enrolment(s, user_id)
+        photo = _add_photo(s, user_id, data, analysis, "enrolment", written)
+        enrolment = FaceEnrolment(trainee_id=user_id, photo_id=photo.id, encoding=faces.to_bytes(analysis["encoding"]),
+                                  source=source, face_px=analysis["face_px"], active=True)
+        changed = None
+        if previous is not None:
+            previous.active, previous.replaced_at = False, datetime.now(timezone.utc)
+            changed = round(faces.face_distance(previous.encoding, analysis["encoding"]), 4)
+        s.add(enrolment)
+        s.flush()
+        ledger.append(s, "face.enrolled", {
+            "trainee_id": user_id, "enrolment_id": enrolment.id, "source": source, "photo_sha256": photo.sha256,
+            "face_px": enrolment.face_px, "replaced": previous.id if previous else None,
+            "distance_to_previous": changed, "address": address}, actor_id=user_id, subject_id=user_id)
+        if changed is not None and changed > tolerance:
+            # Replacing one's face with somebody else's is how a proxy would take over an account.
+            _flag(s, "face_changed", user_id, user_id, changed, photo, {"replaced": previous.id})
+        s.commit()
+        committed = True
+    except BaseException:
+        if not committed:
+            s.rollback()
+            for rel in written:
+                _discard_photo(rel)
+        raise
+    return {"enrolment_id": enrolment.id, "trainee_id": user_id, "source": source, "face_px": enrolment.face_px,
+            "photo_sha256": photo.sha256, "replaced": previous.id if previous else None, "message": "人脸登记成功"}
+
+
+def _flag(s, kind, trainee_id, other_id, distance, photo, extra):
+    entry = ledger.append(s, "face." + kind, {
+        "trainee_id": trainee_id, "other_trainee_id": other_id, "distance": round(distance, 4),
+        "photo_sha256": photo.sha256, **extra}, actor_id=trainee_id, subject_id=trainee_id)
+    flag = FaceFlag(kind=kind, trainee_id=trainee_id, other_trainee_id=other_id, distance=round(distance, 4),
+                    photo_id=photo.id, ledger_seq=entry["seq"])
+    s.add(flag)
+    s.flush()
+    return flag
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Photo checks
+
+def check_for_trainee(s, trainee_id, check_id):
+    check = s.get(SessionCheck, check_id)
+    if check is None or check.trainee_id != trainee_id or check.kind not in PHOTO_KINDS:
+        raise ApiError(404, "not_found", "拍照核验不存在")
+    return check
+
+
+def liveness_required(s, check):
+    if check.kind != checks.PHOTO_SIGNIN or check.session_id is None:
+        return False
+    cls = s.scalar(select(TrainingClass).join(LearningSession, LearningSession.class_id == TrainingClass.id)
+                   .where(LearningSession.id == check.session_id))
+    return bool(cls and cls.liveness)
+
+
+def check_json(s, check, now):
+    return {"check_id": check.id, "kind": check.kind, "status": check.status, "reason": check.reason,
+            "distance": check.distance, "deadline": checks.rfc3339(check.deadline_ts),
+            "seconds_left": max(0, round(check.deadline_ts - now)) if check.status == "pending" else 0,
+            "liveness": liveness_required(s, check)}
+
+
+def verify_check(s, trainee_id, check_id, data, burst=()):
+    """Judge a photo sent for a pending check, store it encrypted and resolve the check (ledger included)."""
+    check = check_for_trainee(s, trainee_id, check_id)
+    if check.status != "pending":
+        raise ApiError(409, "check_not_pending", "该拍照核验已结束（已通过、未通过或已超时），无需再次提交",
+                       check_status=check.status)
+    session_id, deadline = check.session_id, check.deadline_ts
+    enrolment = active_enrolment(s, trainee_id)
+    enrolled = bytes(enrolment.encoding) if enrolment is not None else None
+    earlier = photo_hashes(s, trainee_id)
+    liveness = liveness_required(s, check)
+    s.rollback()  # no transaction (SQLite: no write lock) while the faces are analysed
+
+    cfg = current_app.config
+    if enrolled is not None and server_now() <= deadline:
+        analysis = analyse(faces.analyze, data)
+        passed, reason, distance = faces.judge_check(analysis, enrolled, earlier, cfg["TRACKER_FACE_TOLERANCE"],
+                                                     cfg["TRACKER_FACE_REPLAY_BITS"])
+    else:  # nothing to compare with, or too late (resolve_check records a miss): keep the evidence, spare the work
+        analysis = {"sha256": hashlib.sha256(data).hexdigest(), "phash": None}
+        passed, reason, distance = False, "not_enrolled" if enrolled is None else "deadline_missed", None
+    ears = None
+    if passed and liveness:
+        if len(burst) < 3:
+            passed, reason = False, "liveness_frames"
+        else:
+            result = analyse(faces.analyze_burst, list(burst[:MAX_BURST]))
+            ears = result["ears"]
+            if not result["blinked"]:
+                passed, reason = False, "no_blink"
+
+    written = []
+    try:
+        # The session first, then the check: the order heartbeats lock them in.
+        sess = s.scalar(select(LearningSession).where(LearningSession.id == session_id).with_for_update()
+                        .execution_options(populate_existing=True)) if session_id else None
+        check = s.scalar(select(SessionCheck).where(SessionCheck.id == check_id).with_for_update()
+                         .execution_options(populate_existing=True))
+        if check.status != "pending":  # answered or expired while the faces were analysed
+            raise ApiError(409, "check_not_pending", "该拍照核验已结束（已通过、未通过或已超时），无需再次提交",
+                           check_status=check.status)
+        photo = _add_photo(s, trainee_id, data, analysis, "check", written, check_id=check.id)
+        evidence = {"distance": distance, "photo_sha256": photo.sha256, "photo_file": photo.file}
+        checks.resolve_check(s, sess, check, passed, server_now(), reason=reason, **evidence)
+        answer = {"check_id": check.id, "kind": check.kind, "verdict": "pass" if check.status == "passed" else "fail",
+                  "status": check.status, "reason": check.reason, "distance": distance,
+                  "message": "核验通过" if check.status == "passed" else faces.MESSAGES.get(check.reason, "核验未通过"),
+                  "photo_sha256": photo.sha256}
+        if ears is not None:
+            answer["eye_aspect_ratios"] = ears
+        events.commit(s)
+    except BaseException:
+        s.rollback()
+        events.discard(s)
+        for rel in written:
+            _discard_photo(rel)
+        raise
+    return answer
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Flags and photos, for those who may see them
+
+def _person(s, viewer, user):
+    if user is None:
+        return None
+    visible = can_view_trainee(s, viewer, user)
+    return {"user_id": user.id, "name": user.name if visible else None, "id_mask": mask_id_number(user.id_number),
+            "visible": visible}
+
+
+def visible_flags(s, viewer, limit=500):
+    """Flags about trainees the viewer may see (either side of the match): staff, the region's regulator, admin."""
+    if viewer.role not in ("staff", "regulator", "admin"):
+        return []
+    rows = s.scalars(select(FaceFlag).order_by(FaceFlag.id.desc()).limit(limit)).all()
+    return [f for f in rows if viewer.role == "admin" or can_view_trainee(s, viewer, f.trainee)
+            or (f.other_trainee is not None and can_view_trainee(s, viewer, f.other_trainee))]
+
+
+KIND_LABELS = {"proxy_suspected": "疑似代刷：人脸已登记在其他账号", "face_changed": "重新登记的人脸与原登记不符"}
+
+
+def flag_json(s, viewer, flag):
+    trainee = _person(s, viewer, flag.trainee)
+    return {"flag_id": flag.id, "kind": flag.kind, "label": KIND_LABELS.get(flag.kind, flag.kind),
+            "created_at": flag.created_at.isoformat(), "distance": flag.distance, "status": flag.status,
+            "ledger_seq": flag.ledger_seq, "trainee": trainee, "other_trainee": _person(s, viewer, flag.other_trainee),
+            "photo_id": flag.photo_id if trainee["visible"] else None}
+
+
+def photo_for_viewer(s, viewer, photo_id):
+    """(bytes, content type) of a stored photo, decrypted, if the viewer may see its trainee; else 404."""
+    photo = s.get(FacePhoto, photo_id)
+    trainee = s.get(User, photo.trainee_id) if photo else None
+    if photo is None or photo.file is None or trainee is None or not can_view_trainee(s, viewer, trainee):
+        raise ApiError(404, "not_found", "照片不存在或无权查看")
+    return read_photo(photo.file), photo.content_type
