@@ -88,7 +88,10 @@ def on_append(s, body):
     """The ledger's append hook: store the entry's leaf and subtrees, sign a checkpoint when one is due."""
     tree.add_leaf(s, body["seq"], tree.entry_leaf(body))
     if has_app_context():
-        checkpoint_if_due(s, body["seq"])
+        try:
+            checkpoint_if_due(s, body["seq"])
+        except OSError:  # an unreadable key folder must not stop the ledger; the timer and `verify` will say so
+            log.exception("could not sign a checkpoint")
 
 
 # --- the timer in each serving process -----------------------------------------------------------------------------
