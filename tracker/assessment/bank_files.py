@@ -18,7 +18,7 @@ from tracker import ledger
 from tracker.accounts.rules import RuleError
 from tracker.assessment import rules, services
 from tracker.learning import roster_import
-from tracker.learning.roster_import import _csv_rows, _header_key, _xlsx_rows
+from tracker.learning.roster_import import csv_rows, header_key, xlsx_rows
 
 MAX_ROWS = 2000
 OPTION_COLUMNS = [f"选项{c}" for c in rules.LETTERS]
@@ -54,18 +54,18 @@ def read_table(data, filename):
         raise RuleError("bank_file_invalid", "请选择题库文件（XLSX或CSV）", "file")
     ext = Path(filename or "").suffix.lower()
     if data.startswith(b"PK\x03\x04"):
-        return _xlsx_rows(data)
+        return xlsx_rows(data)
     if data.startswith(b"\xd0\xcf\x11\xe0") or ext in (".xls", ".xlsx"):
         raise RuleError("bank_file_invalid", "不支持旧版.xls文件或文件已损坏，请在Excel中另存为.xlsx或.csv后上传", "file")
     if ext not in (".csv", ".txt", ""):
         raise RuleError("bank_file_invalid", "题库文件须为XLSX或CSV文件", "file")
-    return _csv_rows(data)
+    return csv_rows(data)
 
 
 def _columns(header):
     found = {}
     for i, cell in enumerate(header):
-        key = ALIASES.get(_header_key(cell).upper() if len(_header_key(cell)) == 1 else _header_key(cell))
+        key = ALIASES.get(header_key(cell).upper() if len(header_key(cell)) == 1 else header_key(cell))
         if key is not None and key not in found:
             found[key] = i
     missing = [label for key, label in REQUIRED.items() if key not in found]

@@ -92,7 +92,7 @@ def unanswered_count(s, institution_id):
 
 
 def _queue_badge(s, institution_id):
-    events._queue(s, "qa_unanswered", {"institution_id": institution_id, "count": unanswered_count(s, institution_id)},
+    events.queue(s, "qa_unanswered", {"institution_id": institution_id, "count": unanswered_count(s, institution_id)},
                   staff_room(institution_id), QA)
 
 
@@ -101,7 +101,7 @@ def _queue_post(s, post, author, cls, new_thread):
     data["new_thread"] = new_thread
     # One emit to the three rooms: a client in several of them hears it once.
     rooms = [thread_room(data["thread_id"]), trainee_room(post.trainee_id), staff_room(cls.institution_id)]
-    events._queue(s, "qa_post", data, rooms, QA)
+    events.queue(s, "qa_post", data, rooms, QA)
     _queue_badge(s, cls.institution_id)
 
 
@@ -207,7 +207,7 @@ def send_notice(s, cls, actor, text, now=None):
     s.flush()
     ledger.append(s, "notice.sent", {"notice_id": notice.id, "class_id": cls.id, "text_sha256": _sha(body),
                                      "at": rfc3339(now)}, actor_id=actor.id)
-    events._queue(s, "notice", notice_json(notice, actor), f"class:{cls.id}", events.LEARN)
+    events.queue(s, "notice", notice_json(notice, actor), f"class:{cls.id}", events.LEARN)
     return notice
 
 

@@ -7,7 +7,7 @@ LEARN, MONITOR = "/learn", "/monitor"
 log = logging.getLogger(__name__)
 
 
-def _queue(s, event, data, room, namespace):
+def queue(s, event, data, room, namespace):
     s.info.setdefault("pending_events", []).append((event, data, room, namespace))
 
 
@@ -40,7 +40,7 @@ def learner_status(sess, beat=None):
 
 
 def learner_update(s, sess, beat=None, answer=None):
-    _queue(s, "learner", {
+    queue(s, "learner", {
         "session_id": sess.id, "trainee_id": sess.trainee_id, "chapter_id": sess.chapter_id,
         "position": beat["position"] if beat else sess.last_position,
         "last_beat_ts": sess.last_beat_ts, "status": learner_status(sess, beat),
@@ -50,9 +50,9 @@ def learner_update(s, sess, beat=None, answer=None):
 
 
 def check_asked(s, sess, event, payload):
-    _queue(s, event, payload, f"session:{sess.id}", LEARN)
+    queue(s, event, payload, f"session:{sess.id}", LEARN)
 
 
 def session_ended(s, sess, reason):
-    _queue(s, "session_ended", {"session_id": sess.id, "reason": reason}, f"session:{sess.id}", LEARN)
+    queue(s, "session_ended", {"session_id": sess.id, "reason": reason}, f"session:{sess.id}", LEARN)
     learner_update(s, sess)

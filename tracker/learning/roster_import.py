@@ -78,7 +78,7 @@ def _cell_text(value):
     return str(value).strip()
 
 
-def _xlsx_rows(data):
+def xlsx_rows(data):
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             inflated = sum(i.file_size for i in z.infolist())
@@ -114,7 +114,7 @@ def _decode(data):
         raise RuleError("roster_file_invalid", "无法识别文件编码，请保存为UTF-8或GBK编码的CSV文件", "file") from None
 
 
-def _csv_rows(data):
+def csv_rows(data):
     text = _decode(data)
     first = text.split("\n", 1)[0]
     delimiter = max((",", "\t", ";"), key=first.count)
@@ -134,15 +134,15 @@ def read_table(data, filename):
         raise RuleError("roster_file_invalid", "请选择花名册文件（XLSX或CSV）", "file")
     ext = Path(filename or "").suffix.lower()
     if data.startswith(b"PK\x03\x04"):
-        return _xlsx_rows(data)
+        return xlsx_rows(data)
     if data.startswith(b"\xd0\xcf\x11\xe0") or ext in (".xls", ".xlsx"):
         raise RuleError("roster_file_invalid", "不支持旧版.xls文件或文件已损坏，请在Excel中另存为.xlsx或.csv后上传", "file")
     if ext not in (".csv", ".txt", ""):
         raise RuleError("roster_file_invalid", "花名册须为XLSX或CSV文件", "file")
-    return _csv_rows(data)
+    return csv_rows(data)
 
 
-def _header_key(text):
+def header_key(text):
     text = re.sub(r"\s|\*|＊", "", text or "").replace("\ufeff", "")
     return re.split(r"[（(]", text, maxsplit=1)[0]
 
@@ -150,7 +150,7 @@ def _header_key(text):
 def _columns(header):
     found, duplicated = {}, []
     for i, cell in enumerate(header):
-        key = ALIASES.get(_header_key(cell))
+        key = ALIASES.get(header_key(cell))
         if key is None:
             continue
         if key in found:

@@ -50,6 +50,7 @@ class LearnNamespace(Namespace):
             return {"error": {"code": "not_found", "message": "学习会话不存在"}}
         s.rollback()
         join_room(f"session:{sess.id}")
+        join_room(f"class:{sess.class_id}")  # the class's notices (公告) reach the player
         return {"ok": True, "status": sess.status}
 
     def on_heartbeat(self, data):
