@@ -22,7 +22,9 @@ def beat(seq, position, **flags):
 
 @pytest.fixture(autouse=True)
 def no_photo_checks(app, demo):
-    """These tests are about crediting and prompts; photo checks are tested in test_checks.py."""
+    """These tests are about crediting and prompts; photo checks are tested in test_checks.py. Prompts
+    come only where a test asks for them (they are random otherwise)."""
+    app.config["TRACKER_ATTENTION_MEAN"] = 0
     with app.app_context():
         with db.transaction() as s:
             s.execute(text("UPDATE classes SET photo_checks = false"))

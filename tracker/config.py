@@ -26,6 +26,9 @@ def load_config(overrides=None):
         "TRACKER_FACE_TOLERANCE": _float("TRACKER_FACE_TOLERANCE", 0.5),
         "TRACKER_ATTENTION_MEAN": _int("TRACKER_ATTENTION_MEAN", 900),
         "TRACKER_ATTENTION_DEADLINE": _int("TRACKER_ATTENTION_DEADLINE", 60),
+        "TRACKER_QUIZ_UNLOCK_SHARE": _float("TRACKER_QUIZ_UNLOCK_SHARE", 0.95),
+        "TRACKER_QUIZ_QUESTIONS": _int("TRACKER_QUIZ_QUESTIONS", 5),
+        "TRACKER_QUIZ_PASS_SHARE": _float("TRACKER_QUIZ_PASS_SHARE", 0.6),
         # Test only: server time runs this many times faster than real time.
         "TRACKER_CLOCK_SCALE": _float("TRACKER_CLOCK_SCALE", 1.0),
         "TRACKER_HOST": os.environ.get("TRACKER_HOST", "127.0.0.1"),

@@ -5,7 +5,6 @@ seed, the ids of the bank's questions at the draw and their digest, so rules.pap
 """
 import hashlib
 import json
-import os
 import secrets
 
 from flask import current_app
@@ -29,24 +28,16 @@ MAX_PAGE_EVENTS = 500  # per attempt in the ledger: a page that flaps its focus 
 EXAM_DEFAULTS = {"time_limit_minutes": 60, "pass_percent": 60.0, "max_attempts": 2, "question_count": 20}
 
 
-def setting(name, default):
-    """A TRACKER_* value: the app's config (tests), else the environment, else the default."""
-    value = current_app.config.get(name)
-    if value is None:
-        value = os.environ.get(name)
-    return type(default)(value) if value not in (None, "") else default
-
-
 def quiz_unlock_share():
-    return setting("TRACKER_QUIZ_UNLOCK_SHARE", 0.95)
+    return current_app.config["TRACKER_QUIZ_UNLOCK_SHARE"]
 
 
 def quiz_question_count():
-    return setting("TRACKER_QUIZ_QUESTIONS", 5)
+    return current_app.config["TRACKER_QUIZ_QUESTIONS"]
 
 
 def quiz_pass_share():
-    return setting("TRACKER_QUIZ_PASS_SHARE", 0.6)
+    return current_app.config["TRACKER_QUIZ_PASS_SHARE"]
 
 
 def _sha(text):
@@ -344,6 +335,15 @@ def expire_if_due(s, attempt, now):
     if attempt.status == "open" and attempt.deadline_ts is not None and now > attempt.deadline_ts:
         submit(s, attempt, now, auto=True)
     return attempt.status == "expired"
+
+
+def expire_open_exams(s, now):
+    """Hand in every exam whose time ran out (the sweeper calls this; nobody may be waiting for it)."""
+    due = s.scalars(select(Attempt).where(Attempt.status == "open", Attempt.deadline_ts.is_not(None),
+                                          Attempt.deadline_ts < now)).all()
+    for attempt in due:
+        expire_if_due(s, attempt, now)
+    return len(due)
 
 
 def _refuse_closed(attempt):

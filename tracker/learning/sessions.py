@@ -273,6 +273,9 @@ def sweep_stale(s, now=None):
         | (LearningSession.last_beat_ts < now - STALE_AFTER))).all()
     for sess in stale:
         end_session(s, sess, "timeout", now=now)
+    from tracker.assessment.services import expire_open_exams  # assessment builds on sessions: import late
+
+    expire_open_exams(s, now)
     return len(stale)
 
 
