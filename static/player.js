@@ -127,6 +127,7 @@
     if (!a.session_active) { stop("本次学习会话已结束"); return; }
     if (a.credited_seconds > 0 && !refused.length) setStatus("学习中，正在计时", "playing");
     else if (a.attention && refused.includes("check_blocked")) setStatus("请确认您在学习，确认后本段学时照常计入", "check_pending");
+    else if (a.check && refused.includes("check_blocked")) setStatus("等待拍照核验，通过后本段学时照常计入", "check_pending");
     else if (refused.length) setStatus("未计时：" + refused.map((r) => cfg.reasons[r] || r).join("、"), video.paused ? "paused" : "hidden");
     // The server did not credit ground the player has passed: go back to the verified point.
     if (beat.position > a.furthest + TOLERANCE && refused.some((r) => ["position_jump", "beyond_furthest"].includes(r))) {
@@ -138,6 +139,7 @@
     }
     if (a.day_remaining_seconds <= 0) { video.pause(); notice("今日线上学习已达上限（8课时），请明天再学"); }
     if (a.attention) askAttention(a.attention);
+    if (a.check) answerPhoto(a.check);
   }
 
   function askAttention(a) {
@@ -168,6 +170,101 @@
       else notice("");
     } catch (e) {
       notice("确认未能送达，请检查网络");
+    }
+  }
+
+  // ---- Photo checks (签到, 过程拍照): the page answers them itself, and shows that it did ----------------
+  const camera = window.TrackerCamera;
+  const photo = { answered: new Set(), busy: false, queued: null, signedIn: false };
+
+  function faceStatus(text, cls, enrolLink) {
+    const el = $("face-status");
+    el.textContent = text;
+    el.className = "face-status " + (cls || "");
+    if (enrolLink) {
+      const a = document.createElement("a");
+      a.href = cfg.enrol_url;
+      a.textContent = "去登记人脸";
+      el.append(" ", a);
+    }
+    $("face-box").hidden = false;
+  }
+
+  async function getJSON(url) {
+    const r = await fetch(url, { credentials: "same-origin" });
+    if (!r.ok) { const err = new Error(String(r.status)); err.status = r.status; throw err; }
+    return r.json();
+  }
+
+  // Post the photo; a busy server (503) or a lost connection is retried until the check's deadline.
+  async function postPhoto(check, blob, frames) {
+    const until = Date.now() + Math.max(5, (check.seconds_left || 60) - 2) * 1000;
+    for (let wait = 1000; ; wait = Math.min(wait * 2, 8000)) {
+      try {
+        const r = await camera.post("/api/v1/photo-checks/" + check.check_id, blob, {}, frames);
+        if (r.status !== 503) return r;
+      } catch (e) { /* network: try again */ }
+      if (Date.now() + wait > until) return null;
+      faceStatus("网络或服务器繁忙，正在重新提交核验照片…", "pending");
+      await camera.sleep(wait);
+    }
+  }
+
+  async function answerPhoto(check) {
+    if (!camera || !check || !check.check_id || photo.answered.has(check.check_id) || !active) return;
+    if (photo.busy) { photo.queued = check; return; }
+    photo.busy = true;
+    const what = photo.signedIn ? "拍照核验" : "人脸签到";
+    try {
+      faceStatus(photo.signedIn ? "正在拍照核验…" : "正在人脸签到…", "pending");
+      let face = null;
+      try { face = await getJSON("/api/v1/me/face"); } catch (e) { /* unknown: try anyway */ }
+      if (face && !face.enrolled) {
+        faceStatus("您还没有登记人脸，无法" + what + "，学习不计学时。", "failed", true);
+        return;
+      }
+      let detail = {};
+      try { detail = await getJSON("/api/v1/photo-checks/" + check.check_id); } catch (e) { /* answer anyway */ }
+      if (detail.status && detail.status !== "pending") { photo.answered.add(check.check_id); return; }
+      const cam = $("face-camera");
+      try {
+        await camera.open(cam);
+      } catch (e) {
+        faceStatus(e.message + "。核验通过前不计学时。", "failed");
+        return;
+      }
+      await camera.sleep(photo.signedIn ? 300 : 800);  // let the camera's exposure settle
+      let frames = [];
+      if (detail.liveness) {
+        faceStatus("活体检测：请看着镜头，自然地眨一眨眼…", "pending");
+        frames = await camera.burst(cam, 12, 150);
+      }
+      const blob = await camera.capture(cam);
+      const shot = $("face-shot");
+      if (shot.src) URL.revokeObjectURL(shot.src);
+      shot.src = URL.createObjectURL(blob);
+      shot.hidden = false;
+      faceStatus("已拍照核验，正在比对…", "pending");
+      const r = await postPhoto(check, blob, frames);
+      if (!r) { faceStatus("核验照片未能送达，请检查网络；稍后会自动重试", "failed"); return; }
+      photo.answered.add(check.check_id);
+      const d = r.data || {};
+      if (r.ok && d.verdict === "pass") {
+        faceStatus(photo.signedIn ? "已拍照核验：本人，通过" : "人脸签到成功（已拍照核验），开始计时", "ok");
+        photo.signedIn = true;
+      } else if (r.ok) {
+        faceStatus("已拍照核验：" + what + "未通过，" + (d.message || d.reason) + "。约20秒后将自动重新拍照，通过后恢复计时。",
+                   "failed", d.reason === "not_enrolled");
+      } else if (r.status !== 409) {
+        faceStatus(what + "失败：" + ((d.error && d.error.message) || r.status), "failed");
+      }
+    } catch (e) {
+      faceStatus(what + "出错：" + e.message, "failed");
+    } finally {
+      photo.busy = false;
+      const next = photo.queued;
+      photo.queued = null;
+      if (next) answerPhoto(next);
     }
   }
 
@@ -258,6 +355,7 @@
       send();
     });
     socket.on("attention_check", (a) => askAttention(a));
+    socket.on("photo_check", (c) => answerPhoto(c));
     socket.on("session_ended", (e) => {
       if (e.session_id !== sessionId) return;
       stop(e.reason === "replaced" ? "您已在其他设备或页面开始学习，本页面已停止计时" : "本次学习会话已结束");
@@ -301,9 +399,11 @@
     if (video.readyState >= 1 && furthest > 0) video.currentTime = furthest;
     setStatus("已连接，点击播放开始学习", "active");
     connectSocket();
+    if (s.check) answerPhoto(s.check);  // sign-in (签到): nothing counts until it passes
     flush(video.currentTime);  // the session's first heartbeat: the baseline
     timer = setInterval(() => { flush(video.currentTime); }, interval * 1000);
-    window.trackerPlayer = { get sessionId() { return sessionId; }, get pending() { return pending.length; } };
+    window.trackerPlayer = { get sessionId() { return sessionId; }, get pending() { return pending.length; },
+                             get photosAnswered() { return photo.answered.size; }, get signedIn() { return photo.signedIn; } };
   }
 
   start();

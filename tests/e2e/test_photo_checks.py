@@ -1,0 +1,187 @@
+"""Photo checks end to end: real headless Chromium whose webcam is a Y4M made from a real photo, a live server
+judging faces in its worker pool. The page answers sign-in and random checks itself."""
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+
+from tests.conftest import register_payload
+from tests.e2e.camera import chromium_args, live_camera, still_camera
+from tests.e2e.conftest import launch, login
+from tests.live import LiveServer
+from tests.test_faces import FACES
+
+pytestmark = pytest.mark.skipif(not FACES.is_dir(), reason="../shared/faces is not beside this checkout")
+
+PHONE_UA = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/126.0.0.0 Mobile Safari/537.36")
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory, demo_videos):
+    # A random photo check comes 30 s after the sign-in (the minimum of next_photo); heartbeats every 5 s.
+    srv = LiveServer(tmp_path_factory.mktemp("live-photo"), demo_videos, photo_checks=True, TRACKER_HEARTBEAT_INTERVAL=5,
+                     TRACKER_PHOTO_CHECK_MEAN=1, TRACKER_ATTENTION_MEAN=0, TRACKER_FACE_WORKERS=1)
+    yield srv
+    srv.stop()
+
+
+def bearer(token):
+    return {"Authorization": "Bearer " + token}
+
+
+def new_trainee(live, photo=None):
+    """Register (with face consent), join the demo class and, given a photo, enrol it through the API."""
+    data = register_payload()
+    r = requests.post(live.url + "/api/v1/auth/register", json=data, timeout=10)
+    assert r.status_code == 201, r.text
+    staff = live.token(live.account("staff")["username"])
+    r = requests.post(f"{live.url}/api/v1/classes/{live.demo['classes'][0]['class_id']}/roster",
+                      json={"id_number": data["id_number"]}, headers=bearer(staff), timeout=10)
+    assert r.status_code == 201, r.text
+    token = live.token(data["phone"], data["password"])
+    if photo:
+        r = requests.post(live.url + "/api/v1/me/face", files={"image": ("face.jpg", (FACES / photo).read_bytes())},
+                          headers=bearer(token), timeout=60)
+        assert r.status_code == 201, r.text
+    return {"username": data["phone"], "password": data["password"], "user_id": r.json().get("trainee_id"), "token": token}
+
+
+def record(live, trainee):
+    return requests.get(f"{live.url}/api/v1/trainees/{trainee['user_id']}/record", headers=bearer(trainee["token"]),
+                        timeout=10).json()
+
+
+def session_checks(live, session_id):
+    return live.sql(f"SELECT kind, status, reason, distance FROM session_checks WHERE session_id = {int(session_id)} ORDER BY id")
+
+
+def open_player(page, live, trainee, chapter=0):
+    login(page, live.url, trainee["username"], trainee["password"])
+    chapter_id = live.demo["classes"][0]["chapters"][chapter]["chapter_id"]
+    page.goto(f"{live.url}/learn/chapters/{chapter_id}")
+    page.wait_for_function("window.trackerPlayer && window.trackerPlayer.sessionId")
+    return page.evaluate("window.trackerPlayer.sessionId")
+
+
+@pytest.fixture(scope="module")
+def obama_trainee(live):
+    return new_trainee(live, "examples/obama.jpg")
+
+
+def test_sign_in_passes_credit_starts_and_a_random_check_is_answered_by_the_page(live, obama_trainee, playwright_instance,
+                                                                                  tmp_path_factory, tmp_path):
+    camera = live_camera(FACES / "examples/obama2.jpg", tmp_path / "obama2-live.y4m", seconds=70)
+    browser = launch(playwright_instance, tmp_path_factory, chromium_args(camera))
+    try:
+        page = browser.new_page()
+        session_id = open_player(page, live, obama_trainee)
+        page.wait_for_function("document.getElementById('face-status').textContent.includes('签到成功')", timeout=30000)
+        assert "已拍照核验" in page.inner_text("#face-status")
+        assert page.is_visible("#face-shot") and page.is_visible("#face-camera")
+        assert session_checks(live, session_id)[0][:3] == ("photo_signin", "passed", None)
+
+        page.evaluate("document.getElementById('video').play()")
+        page.wait_for_function("parseFloat(document.getElementById('session-credited').textContent) > 0", timeout=20000)
+
+        # The random check comes ~30 s after the sign-in, over the socket or in a heartbeat's answer: nobody clicks.
+        page.wait_for_function("window.trackerPlayer.photosAnswered >= 2", timeout=50000)
+        page.wait_for_function("document.getElementById('face-status').textContent.includes('通过')", timeout=10000)
+        rows = session_checks(live, session_id)
+        assert [r[:2] for r in rows[:2]] == [("photo_signin", "passed"), ("photo_random", "passed")], rows
+        assert all(r[3] is not None and r[3] < 0.5 for r in rows[:2])
+        credited_before = float(page.inner_text("#session-credited"))
+        page.wait_for_timeout(6000)
+        assert float(page.inner_text("#session-credited")) > credited_before  # crediting went on after the check
+        page.close()
+    finally:
+        browser.close()
+    ledger = live.sql("SELECT kind, payload FROM ledger_entries WHERE kind IN ('check.passed', 'check.failed') "
+                      f"AND subject_id = {int(obama_trainee['user_id'])}")
+    assert len(ledger) >= 2 and all('"photo_sha256"' in p and '"distance"' in p for _k, p in ledger)
+
+
+def test_a_camera_showing_another_person_fails_sign_in_and_nothing_is_credited(live, obama_trainee, playwright_instance,
+                                                                                tmp_path_factory, tmp_path):
+    camera = still_camera(FACES / "examples/biden.jpg", tmp_path / "biden.y4m")
+    browser = launch(playwright_instance, tmp_path_factory, chromium_args(camera))
+    try:
+        page = browser.new_page()
+        session_id = open_player(page, live, obama_trainee, chapter=1)
+        page.wait_for_function("document.getElementById('face-status').textContent.includes('未通过')", timeout=30000)
+        status = page.inner_text("#face-status")
+        assert "不符" in status and "已拍照核验" in status
+        page.evaluate("document.getElementById('video').play()")
+        page.wait_for_function("document.getElementById('video').currentTime > 12", timeout=30000)
+        page.wait_for_timeout(5500)  # one more heartbeat
+        assert float(page.inner_text("#session-credited")) == 0
+        page.close()
+    finally:
+        browser.close()
+    rows = session_checks(live, session_id)
+    assert rows[0][:3] == ("photo_signin", "failed", "other_person") and rows[0][3] > 0.5
+    session = next(x for x in record(live, obama_trainee)["sessions"] if x["session_id"] == session_id)
+    assert session["credited_seconds"] == 0 and session["heartbeats"] >= 3
+
+
+def test_sign_in_on_a_phone_after_enrolling_an_uploaded_photo(live, playwright_instance, tmp_path_factory, tmp_path):
+    trainee = new_trainee(live)
+    camera = still_camera(FACES / "examples/knn_examples/test/alex_lacamoire1.jpg", tmp_path / "alex.y4m")
+    browser = launch(playwright_instance, tmp_path_factory, chromium_args(camera))
+    try:
+        context = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True,
+                                      user_agent=PHONE_UA, device_scale_factor=2)
+        page = context.new_page()
+        login(page, live.url, trainee["username"], trainee["password"])
+        # no face yet: the player says so and links to the enrolment page
+        chapter_id = live.demo["classes"][0]["chapters"][0]["chapter_id"]
+        page.goto(f"{live.url}/learn/chapters/{chapter_id}")
+        page.wait_for_function("document.getElementById('face-status').textContent.includes('还没有登记人脸')", timeout=20000)
+        page.click("#face-status a")
+        page.wait_for_url("**/faces/enrol**")
+        page.set_input_files("#enrol-upload", str(FACES / "examples/knn_examples/train/alex_lacamoire/img1.jpg"))
+        page.wait_for_function("(document.getElementById('enrol-result') || {}).textContent.includes('人脸登记成功')",
+                               timeout=30000, polling=100)
+        page.wait_for_url(lambda url: urlsplit(url).path == f"/learn/chapters/{chapter_id}", timeout=10000)  # back
+        page.wait_for_function("document.getElementById('face-status').textContent.includes('签到成功')", timeout=30000)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375  # no horizontal scroll on a phone
+        box = page.locator("#face-camera").bounding_box()
+        assert box["width"] <= 120 and page.evaluate("document.getElementById('face-camera').playsInline")
+        page.screenshot(path=str(tmp_path / "phone-sign-in.png"), full_page=True)
+        context.close()
+    finally:
+        browser.close()
+    assert record(live, trainee)["sessions"]
+
+
+def test_enrolment_with_the_camera_on_the_enrolment_page(live, playwright_instance, tmp_path_factory, tmp_path):
+    trainee = new_trainee(live)
+    camera = still_camera(FACES / "examples/knn_examples/train/rose_leslie/img1.jpg", tmp_path / "rose.y4m")
+    browser = launch(playwright_instance, tmp_path_factory, chromium_args(camera))
+    try:
+        page = browser.new_page()
+        login(page, live.url, trainee["username"], trainee["password"])
+        page.goto(live.url + "/faces/enrol")
+        page.click("#enrol-start")
+        page.wait_for_selector("#enrol-shoot", state="visible")
+        page.click("#enrol-shoot")
+        page.wait_for_function("document.getElementById('enrol-result').textContent.includes('人脸登记成功')", timeout=30000)
+        page.close()
+    finally:
+        browser.close()
+    face = requests.get(live.url + "/api/v1/me/face", headers=bearer(trainee["token"]), timeout=10).json()
+    assert face["enrolled"] and face["source"] == "camera"
+
+
+def test_camera_permission_denied_is_explained(live, playwright_instance, tmp_path_factory):
+    trainee = new_trainee(live, "examples/knn_examples/train/biden/biden2.jpg")
+    # a camera exists, but the browser's permission is refused (no fake UI to accept it)
+    browser = launch(playwright_instance, tmp_path_factory, ["--use-fake-device-for-media-stream", "--deny-permission-prompts"])
+    try:
+        page = browser.new_page()
+        open_player(page, live, trainee)
+        page.wait_for_function("document.getElementById('face-status').textContent.includes('权限被拒绝')", timeout=20000)
+        assert "不计学时" in page.inner_text("#face-status")
+        page.close()
+    finally:
+        browser.close()
