@@ -29,6 +29,13 @@ def credit(trainee_id, chapters, share=1.0):
             row.credited_seconds = ch["seconds"] * share
 
 
+@pytest.fixture(autouse=True)
+def hours_only(app, monkeypatch):
+    """The certificate's own requirements (roster and hours); the quizzes and the exam that the assessment
+    feature adds are tested in test_assessment_requirements.py."""
+    monkeypatch.setattr(rules, "REQUIREMENTS", [(c, f) for c, f in rules.REQUIREMENTS if c in ("enrolled", "online_hours")])
+
+
 @pytest.fixture
 def world(app, demo):
     accounts = {}

@@ -36,6 +36,7 @@ def create_app(config=None):
     from tracker.ledger import checkpoints
     from tracker import proctoring
     from tracker.cli import register_cli
+    from tracker.assessment import requirements
     from tracker.extensions import csrf, db, socketio
 
     db.init_app(app)
@@ -54,5 +55,6 @@ def create_app(config=None):
     app.register_blueprint(api_routes.bp)
     csrf.exempt(api_routes.bp)  # bearer tokens; cookie-authenticated API writes check CSRF in api_auth
     checkpoints.init_app(app)  # signs a checkpoint at least every minute while entries arrive
+    requirements.register()  # a certificate needs the chapter quizzes and the final exam passed
     register_cli(app)
     return app
