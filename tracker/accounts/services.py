@@ -83,11 +83,13 @@ def register_trainee(s, data, address=None):
     consent = data.get("face_consent")
     if consent not in (True, "true", "on", "1", 1):
         raise RuleError("consent_required", "线上培训须进行人脸核验，请阅读并单独勾选同意人脸信息处理", "face_consent")
+    # Hash before the first query: scrypt takes a while, and SQLite's write lock is held from that query on.
+    password_hash = generate_password_hash(password, method=PASSWORD_METHOD)
     _unique(s, id_number, phone)
     now = datetime.now(timezone.utc)
     user = User(
         role="trainee", name=name, id_number=id_number, phone=phone, category=category, employer=employer,
-        password_hash=generate_password_hash(password, method=PASSWORD_METHOD),
+        password_hash=password_hash,
         face_consent_version=FACE_CONSENT_VERSION, face_consent_at=now,
     )
     _insert_user(s, user)
@@ -159,12 +161,16 @@ def authenticate(s, username, password, address, via):
     by_addr = s.scalar(select(func.count()).where(LoginAttempt.address == address, LoginAttempt.at >= since))
     if by_name >= limit or by_addr >= limit * 4:
         raise RuleError("too_many_attempts", f"登录失败次数过多，请{cfg['TRACKER_LOGIN_WINDOW'] // 60}分钟后再试", status=429)
+    user_id, stored, active = (user.id, user.password_hash, user.is_active) if user else (None, _DUMMY_HASH, False)
+    # End the transaction before the slow hash: SQLite's write lock must not wait on scrypt.
+    s.rollback()
     # Hash even for unknown accounts, so timing does not reveal which accounts exist.
-    ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password[:128])
-    if not ok or user is None or not user.is_active:
+    ok = check_password_hash(stored, password[:128])
+    if not ok or not active:
         s.add(LoginAttempt(username=key, address=address))
         s.commit()
         raise RuleError("login_failed", "账号或密码错误")
+    user = s.get(User, user_id)
     s.execute(delete(LoginAttempt).where(LoginAttempt.username == key))
     ledger.append(s, "account.login", {"user_id": user.id, "via": via, "address": address}, actor_id=user.id, subject_id=user.id)
     return user
