@@ -239,6 +239,26 @@ def upgrade():
     sa.ForeignKeyConstraint(['updated_by'], ['users.id'], name=op.f('fk_exam_settings_updated_by_users')),
     sa.PrimaryKeyConstraint('class_id', name=op.f('pk_exam_settings'))
     )
+    op.create_table('sampling_draws',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=10), nullable=False),
+    sa.Column('region_code', sa.String(length=6), nullable=False),
+    sa.Column('n', sa.Integer(), nullable=False),
+    sa.Column('seed', sa.String(length=64), nullable=False),
+    sa.Column('population', sa.Text(), nullable=False),
+    sa.Column('population_size', sa.Integer(), nullable=False),
+    sa.Column('population_sha256', sa.String(length=64), nullable=False),
+    sa.Column('selected', sa.Text(), nullable=False),
+    sa.Column('ledger_seq', sa.Integer(), nullable=False),
+    sa.Column('regulator_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['regulator_id'], ['users.id'], name=op.f('fk_sampling_draws_regulator_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_sampling_draws'))
+    )
+    with op.batch_alter_table('sampling_draws', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_sampling_draws_region_code'), ['region_code'], unique=False)
+        batch_op.create_index(batch_op.f('ix_sampling_draws_regulator_id'), ['regulator_id'], unique=False)
+
     op.create_table('assessment_attempts',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('trainee_id', sa.Integer(), nullable=False),
@@ -557,6 +577,11 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_assessment_attempts_chapter_id'))
 
     op.drop_table('assessment_attempts')
+    with op.batch_alter_table('sampling_draws', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_sampling_draws_regulator_id'))
+        batch_op.drop_index(batch_op.f('ix_sampling_draws_region_code'))
+
+    op.drop_table('sampling_draws')
     op.drop_table('exam_settings')
     with op.batch_alter_table('enrollments', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_enrollments_trainee_id'))
