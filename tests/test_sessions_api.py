@@ -1,4 +1,5 @@
 """Sessions and heartbeats through the HTTP API and the service functions (explicit server times)."""
+import json
 import time
 
 import pytest
@@ -252,3 +253,43 @@ def test_silent_sessions_are_closed_and_sealed(app, demo):
             sess = s.get(LearningSession, sid)
             assert (sess.status, sess.end_reason) == ("ended", "timeout")
             assert verify(s)["first_bad_seq"] is None
+
+
+def test_a_heartbeat_after_the_end_is_recorded_sealed_and_not_credited(app, demo):
+    sid, uid = _service_session(app, demo)
+    _beats(app, sid, uid, [(T0 + i * 15, beat(i + 1, i * 15.0)) for i in range(3)])
+    with app.app_context():
+        with db.transaction() as s:
+            sessions.end_session(s, s.get(LearningSession, sid), "closed", now=T0 + 40)
+    late = _beats(app, sid, uid, [(T0 + 45, beat(4, 45.0))])
+    assert late[0]["credited_seconds"] == 0 and late[0]["session_active"] is False
+    with app.app_context():
+        with db.transaction() as s:
+            sealed = s.execute(text("SELECT payload FROM ledger_entries WHERE kind = 'heartbeats.sealed'")).scalars().all()
+            assert sum(json.loads(p)["count"] for p in sealed) == 4  # every recorded heartbeat is sealed
+            assert verify(s)["first_bad_seq"] is None
+
+
+def test_the_writer_applies_a_burst_from_many_threads_in_order(app, demo, trainee, chapter_id):
+    """Heartbeats posted at once by many clients are batched by the writer thread; none is lost or doubled."""
+    import threading
+
+    sid = trainee.post("/sessions", {"chapter_id": chapter_id}).get_json()["session_id"]
+    answers, errors = {}, []
+
+    def post(seq):
+        client = app.test_client()
+        r = client.post(f"/api/v1/sessions/{sid}/heartbeats", json=beat(seq, 0.0, playing=False),
+                        headers={"Authorization": f"Bearer {trainee.token}"})
+        (answers.__setitem__(seq, r.get_json()) if r.status_code == 200 else errors.append(r.get_json()))
+
+    threads = [threading.Thread(target=post, args=(n,)) for n in range(1, 41)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and sorted(answers) == list(range(1, 41))
+    with app.app_context():
+        with db.transaction() as s:
+            seqs = s.scalars(select(Heartbeat.seq).where(Heartbeat.session_id == sid)).all()
+    assert sorted(seqs) == list(range(1, 41))

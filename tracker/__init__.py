@@ -41,7 +41,10 @@ def create_app(config=None):
 
     db.init_app(app)
     csrf.init_app(app)
-    socketio.init_app(app, async_mode="threading", message_queue=cfg["TRACKER_SOCKETIO_QUEUE"] or None)
+    # Handlers run on the connection's own thread (no thread per event): they are short, and the heartbeat
+    # handler only hands its heartbeat to the writer thread.
+    socketio.init_app(app, async_mode="threading", async_handlers=False,
+                      message_queue=cfg["TRACKER_SOCKETIO_QUEUE"] or None)
     errors.init_app(app)
     sockets.init_app(socketio)
     assessment_sockets.init_app(socketio)

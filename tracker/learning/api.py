@@ -1,4 +1,4 @@
-from flask import jsonify, request
+from flask import current_app, jsonify, request
 
 from models import TrainingClass, User
 from tracker.api import bp, json_body
@@ -6,6 +6,7 @@ from tracker.api.openapi import _op, extend
 from tracker.errors import ApiError
 from tracker.extensions import db
 from tracker.learning import checks, events, record, services, sessions
+from tracker.learning.writer import writer
 from tracker.security import api_auth, can_manage_class, can_view_trainee, load_current_user
 
 
@@ -45,12 +46,10 @@ def session_start():
 @bp.post("/sessions/<int:session_id>/heartbeats")
 @api_auth("trainee")
 def heartbeat(session_id):
-    s, trainee = db.session, load_current_user()
+    trainee_id = load_current_user().id
     beat = sessions.parse_heartbeat(json_body())
-    sess = sessions.lock_session(s, session_id, trainee.id)
-    answer = sessions.record_heartbeat(s, sess, beat)
-    events.commit(s)
-    return jsonify(answer)
+    db.session.rollback()  # the writer thread writes; this request must not hold SQLite's write lock meanwhile
+    return jsonify(writer(current_app._get_current_object()).submit(session_id, trainee_id, beat))
 
 
 @bp.post("/sessions/<int:session_id>/end")

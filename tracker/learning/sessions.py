@@ -192,8 +192,8 @@ def record_heartbeat(s, sess, beat, now=None):
         answer=json.dumps(answer, ensure_ascii=False),
     ))
     s.flush()
-    if sess.beats % SEAL_EVERY == 0:
-        seal_heartbeats(s, sess)
+    if sess.beats % SEAL_EVERY == 0 or sess.status != "active":
+        seal_heartbeats(s, sess)  # a late heartbeat of an ended session is sealed at once: no later seal comes
     events.learner_update(s, sess, beat, answer)
     return answer
 

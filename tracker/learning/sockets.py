@@ -1,5 +1,5 @@
 """Socket.IO namespaces: /learn for the player (heartbeats, prompts), /monitor for staff watching a class."""
-from flask import request, session
+from flask import current_app, request, session
 from flask_socketio import Namespace, join_room
 from sqlalchemy import select
 
@@ -7,6 +7,7 @@ from models import LearningSession, TrainingClass, User
 from tracker.accounts.rules import RuleError
 from tracker.extensions import db
 from tracker.learning import checks, events, sessions
+from tracker.learning.writer import writer
 from tracker.security import auth_epoch, can_view_class, user_for_token
 
 
@@ -54,20 +55,15 @@ class LearnNamespace(Namespace):
         return {"ok": True, "status": sess.status}
 
     def on_heartbeat(self, data):
-        s = db.session
         try:
             beat = sessions.parse_heartbeat(data)
             sid = data.get("session_id")
             if isinstance(sid, bool) or not isinstance(sid, int):
                 raise RuleError("invalid_field", "心跳须带 session_id", "session_id")
-            sess = sessions.lock_session(s, sid, self.users.get(request.sid))
-            answer = sessions.record_heartbeat(s, sess, beat)
-            events.commit(s)
+            answer = writer(current_app._get_current_object()).submit(sid, self.users.get(request.sid), beat)
         except RuleError as e:
-            s.rollback()
-            events.discard(s)
             return _error(e)
-        join_room(f"session:{sess.id}")
+        join_room(f"session:{sid}")
         return answer
 
     def on_attention(self, data):
