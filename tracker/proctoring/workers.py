@@ -22,9 +22,18 @@ def default_workers():
     return max(1, min(2, os.cpu_count() or 1))
 
 
+def _exit_with_parent(parent, every=1.0):
+    """A server killed outright (SIGTERM, SIGKILL) never shuts its pool down: its workers would wait forever."""
+    while True:
+        time.sleep(every)
+        if os.getppid() != parent:
+            os._exit(0)
+
+
 def _init_worker(nice):
     import cv2
 
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True, name="exit-with-parent").start()
     cv2.setNumThreads(1)  # one core per worker: the pool is the parallelism
     if nice:
         try:
