@@ -237,7 +237,7 @@
       let frames = [];
       if (detail.liveness) {
         faceStatus("活体检测：请看着镜头，自然地眨一眨眼…", "pending");
-        frames = await camera.burst(cam, 12, 150);
+        frames = await camera.burst(cam, 16, 150);
       }
       const blob = await camera.capture(cam);
       const shot = $("face-shot");

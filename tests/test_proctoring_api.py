@@ -326,10 +326,32 @@ def test_liveness_sign_in_fails_without_a_blink(app, demo, trainee):
     body = r.get_json()
     assert (body["verdict"], body["reason"]) == ("fail", "no_blink")
     assert len(body["eye_aspect_ratios"]) == 4
-    # without the burst the page is told what is missing
-    check = start(client, demo)["check"]
-    body = post_image(client, f"/photo-checks/{check['check_id']}", camera_frame("obama3")).get_json()
-    assert body["reason"] == "liveness_frames"
+    # the retry after a failed sign-in wants the blink too (a still photo would do otherwise) ...
+    session_id = db_session_of(app, check["check_id"])
+    retry = open_random_check(app, session_id)
+    assert client.get(f"/photo-checks/{retry}").get_json()["liveness"] is True
+    body = post_image(client, f"/photo-checks/{retry}", camera_frame("obama3")).get_json()
+    assert body["reason"] == "liveness_frames"  # ... and without the burst the page is told what is missing
+    # once a photo of the session has passed, later random checks are plain photos
+    with app.app_context():
+        with db.transaction() as s:
+            s.get(SessionCheck, retry).status = "passed"
+    assert client.get(f"/photo-checks/{open_random_check(app, session_id)}").get_json()["liveness"] is False
+
+
+def db_session_of(app, check_id):
+    with app.app_context():
+        return db.session.get(SessionCheck, check_id).session_id
+
+
+def open_random_check(app, session_id):
+    from tracker.learning import checks, sessions
+
+    with app.app_context():
+        with db.transaction() as s:
+            sess = s.get(LearningSession, session_id)
+            sess.pending_check_id = None
+            return checks.open_check(s, sess, checks.PHOTO_RANDOM, sessions.server_now()).id
 
 
 def test_checks_of_others_and_by_other_roles_are_refused(app, api, demo, trainee, staff):

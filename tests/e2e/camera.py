@@ -46,5 +46,17 @@ def live_camera(photo, path, seconds=80, fps=2, drift=48, zoom=0.06):
     return write_y4m(path, frames, fps)
 
 
+def blinking_camera(photo, path, fps=10, open_frames=11, shut_frames=4, shift=30, zoom=0.08):
+    """The person blinks every 1.5 s (eyes shut for 0.4 s): a liveness burst of 2.4 s sees one whole blink.
+
+    Shifted and a little closer than the photo itself, so that it is a new picture, not a replay."""
+    from tests.test_faces import eyes_closed
+
+    m = cv2.getRotationMatrix2D((WIDTH / 2, HEIGHT / 2), 0, 1 + zoom)
+    m[0, 2] += shift
+    base = cv2.warpAffine(frame_of(photo), m, (WIDTH, HEIGHT))
+    return write_y4m(path, [base] * open_frames + [eyes_closed(base)] * shut_frames, fps)
+
+
 def chromium_args(y4m):
     return ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={y4m}"]

@@ -6,7 +6,7 @@ import pytest
 import requests
 
 from tests.conftest import register_payload
-from tests.e2e.camera import chromium_args, live_camera, still_camera
+from tests.e2e.camera import blinking_camera, chromium_args, live_camera, still_camera
 from tests.e2e.conftest import launch, login
 from tests.live import LiveServer
 from tests.test_faces import FACES
@@ -69,6 +69,14 @@ def obama_trainee(live):
     return new_trainee(live, "examples/obama.jpg")
 
 
+BIDEN = "examples/knn_examples/train/biden/biden2.jpg"
+
+
+@pytest.fixture(scope="module")
+def biden_trainee(live):
+    return new_trainee(live, BIDEN)
+
+
 def test_sign_in_passes_credit_starts_and_a_random_check_is_answered_by_the_page(live, obama_trainee, playwright_instance,
                                                                                   tmp_path_factory, tmp_path):
     camera = live_camera(FACES / "examples/obama2.jpg", tmp_path / "obama2-live.y4m", seconds=70)
@@ -124,6 +132,22 @@ def test_a_camera_showing_another_person_fails_sign_in_and_nothing_is_credited(l
     assert session["credited_seconds"] == 0 and session["heartbeats"] >= 3
 
 
+def test_liveness_sign_in_with_a_blink(live, biden_trainee, playwright_instance, tmp_path_factory, tmp_path):
+    camera = blinking_camera(FACES / BIDEN, tmp_path / "biden-blink.y4m")
+    live.sql(f"UPDATE classes SET liveness = true WHERE id = {live.demo['classes'][0]['class_id']}")
+    browser = launch(playwright_instance, tmp_path_factory, chromium_args(camera))
+    try:
+        page = browser.new_page()
+        session_id = open_player(page, live, biden_trainee)
+        page.wait_for_function("document.getElementById('face-status').textContent.includes('眨')", timeout=20000, polling=100)
+        page.wait_for_function("document.getElementById('face-status').textContent.includes('签到成功')", timeout=30000)
+        page.close()
+    finally:
+        browser.close()
+        live.sql(f"UPDATE classes SET liveness = false WHERE id = {live.demo['classes'][0]['class_id']}")
+    assert session_checks(live, session_id)[0][:3] == ("photo_signin", "passed", None)
+
+
 def test_sign_in_on_a_phone_after_enrolling_an_uploaded_photo(live, playwright_instance, tmp_path_factory, tmp_path):
     trainee = new_trainee(live)
     camera = still_camera(FACES / "examples/knn_examples/test/alex_lacamoire1.jpg", tmp_path / "alex.y4m")
@@ -173,8 +197,8 @@ def test_enrolment_with_the_camera_on_the_enrolment_page(live, playwright_instan
     assert face["enrolled"] and face["source"] == "camera"
 
 
-def test_camera_permission_denied_is_explained(live, playwright_instance, tmp_path_factory):
-    trainee = new_trainee(live, "examples/knn_examples/train/biden/biden2.jpg")
+def test_camera_permission_denied_is_explained(live, biden_trainee, playwright_instance, tmp_path_factory):
+    trainee = biden_trainee
     # a camera exists, but the browser's permission is refused (no fake UI to accept it)
     browser = launch(playwright_instance, tmp_path_factory, ["--use-fake-device-for-media-stream", "--deny-permission-prompts"])
     try:

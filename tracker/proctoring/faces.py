@@ -38,7 +38,7 @@ MESSAGES = {
     "several_faces": "画面中有多张人脸：请确保镜头前只有本人",
     "face_too_small": "人脸太小：请靠近摄像头，或使用人脸更大、更清晰的正面照片",
     "other_person": "与登记的人脸不符，不是本人",
-    "replayed": "与之前提交的照片相同或几乎相同：请勿使用翻拍、截图或重复的照片，请本人实时拍照",
+    "replayed": "与之前提交的照片相同或几乎相同：请本人对着摄像头实时拍照（可稍微调整姿势），勿使用翻拍、截图或重复的照片",
     "not_enrolled": "尚未登记人脸：请先完成人脸登记",
     "deadline_missed": "未在规定时间内完成拍照核验",
     "no_blink": "未检测到眨眼：拍摄时请看着镜头自然眨眼",
@@ -305,7 +305,12 @@ def blinked(ears, dip=0.75, recover=0.9):
 
 
 def analyze_burst(frames):
-    """Eye aspect ratios over a burst of frames (bytes each) and whether they show a blink."""
+    """Eye aspect ratios over a burst of frames (bytes each) and whether they show a blink.
+
+    The face is found once, in the first frame that has one; the landmarks of the following frames are
+    taken in the same box (the burst lasts two seconds: the head barely moves), which spares a detection
+    per frame.
+    """
     fr = _fr()
     ears, box = [], None
     for data in frames:
@@ -314,8 +319,9 @@ def analyze_burst(frames):
         except ImageProblem:
             ears.append(None)
             continue
-        boxes = detect(frame)
-        box = boxes[0] if boxes else None
+        if box is None:
+            boxes = detect(frame)
+            box = boxes[0] if boxes else None
         if box is None:
             ears.append(None)
             continue

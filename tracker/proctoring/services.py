@@ -256,11 +256,18 @@ def check_for_trainee(s, trainee_id, check_id):
 
 
 def liveness_required(s, check):
-    if check.kind != checks.PHOTO_SIGNIN or check.session_id is None:
+    """A blink is asked at sign-in in classes that want it, and again at every retry until a photo of the
+    session has passed (else a still photo at the retry after a failed sign-in would do)."""
+    if check.session_id is None or check.kind not in (checks.PHOTO_SIGNIN, checks.PHOTO_RANDOM):
         return False
     cls = s.scalar(select(TrainingClass).join(LearningSession, LearningSession.class_id == TrainingClass.id)
                    .where(LearningSession.id == check.session_id))
-    return bool(cls and cls.liveness)
+    if not (cls and cls.liveness):
+        return False
+    passed = s.scalar(select(SessionCheck.id).where(
+        SessionCheck.session_id == check.session_id, SessionCheck.id != check.id, SessionCheck.status == "passed",
+        SessionCheck.kind.in_(PHOTO_KINDS)).limit(1))
+    return check.kind == checks.PHOTO_SIGNIN or passed is None
 
 
 def check_json(s, check, now):
