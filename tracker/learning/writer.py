@@ -11,6 +11,7 @@ import logging
 import queue
 import threading
 
+from models import LearningSession
 from tracker.accounts.rules import RuleError
 from tracker.extensions import db
 from tracker.learning import events, sessions
@@ -78,11 +79,11 @@ class HeartbeatWriter:
         """One transaction for the batch; False (and nothing written) if it failed."""
         s = db.session
         try:
+            loaded = sessions.preload_for_heartbeats(s, {item.session_id for item in batch}, sessions.server_now())  # noqa: F841
             for item in batch:
-                try:
-                    sess = sessions.lock_session(s, item.session_id, item.trainee_id)
-                except RuleError as e:  # nothing written for this one
-                    item.error = e
+                sess = s.get(LearningSession, item.session_id)
+                if sess is None or sess.trainee_id != item.trainee_id:  # nothing written for this one
+                    item.error = RuleError("not_found", "学习会话不存在", status=404)
                     continue
                 item.answer = sessions.record_heartbeat(s, sess, item.beat)
             events.commit(s)
