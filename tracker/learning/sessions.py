@@ -251,10 +251,12 @@ def heartbeats_digest(rows):
 
 
 def _rows_between(s, session_id, after_id, upto_id=None):
-    q = select(Heartbeat).where(Heartbeat.session_id == session_id, Heartbeat.id > after_id)
+    """Plain rows, not ORM objects: sealing reads them back often and needs only their values."""
+    hb = Heartbeat.__table__
+    q = select(hb).where(hb.c.session_id == session_id, hb.c.id > after_id)
     if upto_id is not None:
-        q = q.where(Heartbeat.id <= upto_id)
-    return s.scalars(q.order_by(Heartbeat.id)).all()
+        q = q.where(hb.c.id <= upto_id)
+    return s.execute(q.order_by(hb.c.id)).all()
 
 
 def seal_heartbeats(s, sess):
