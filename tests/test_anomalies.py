@@ -254,3 +254,10 @@ def test_detect_runs_every_detector():
     risks = a.trainee_risks(a.detect(sessions=farm))
     assert {r["level"] for r in risks.values()} == {"high"}
     assert {s["sign"] for s in risks[1]["signs"]} == {"webdriver", "regular_timing", "shared_device", "night_study"}
+
+
+def test_overlap_is_counted_once_per_account():
+    t0 = at("2027-01-15 10:00")
+    farm = [session(i, 100 + i, t0, 61, address="10.0.0.9") for i in range(4)]  # four accounts, 15 minutes each
+    found = a.shared_devices(farm)
+    assert {f.evidence["overlap_seconds"] for f in found} == {900.0}

@@ -33,6 +33,7 @@ def create_app(config=None):
     from tracker.learning import routes as learning_routes
     from tracker.learning import sockets
     from tracker.certificates import routes as certificate_routes
+    from tracker.regulator import routes as regulator_routes
     from tracker.ledger import checkpoints
     from tracker import proctoring
     from tracker.cli import register_cli
@@ -54,6 +55,7 @@ def create_app(config=None):
     app.register_blueprint(manage_routes.bp)
     app.register_blueprint(assessment_routes.bp)
     app.register_blueprint(certificate_routes.bp)
+    app.register_blueprint(regulator_routes.bp)
     proctoring.init_app(app)
     app.register_blueprint(api_routes.bp)
     csrf.exempt(api_routes.bp)  # bearer tokens; cookie-authenticated API writes check CSRF in api_auth

@@ -9,6 +9,7 @@ from tracker.certificates import api as _certificates_api  # noqa: F401
 from tracker.learning import api as _learning_api  # noqa: F401
 from tracker.ledger import api as _ledger_api  # noqa: F401
 from tracker.proctoring import api as _proctoring_api  # noqa: F401
+from tracker.regulator import api as _regulator_api  # noqa: F401
 
 
 @bp.get("/openapi.json")

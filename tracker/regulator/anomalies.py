@@ -228,7 +228,8 @@ def regular_timing(sessions, min_intervals=20, max_cv=0.01):
 def overlap_clusters(sessions, min_overlap):
     """Accounts linked by sessions of different trainees that overlapped by ≥ min_overlap seconds.
 
-    Returns [{"trainees": sorted ids, "sessions": sorted ids, "overlap": {trainee: seconds}, "from", "to"}].
+    Returns [{"trainees": sorted ids, "sessions": sorted ids, "overlap": {trainee: seconds}, "from", "to"}], where
+    a trainee's overlap is the time (counted once) their sessions ran alongside another account's in the cluster.
     """
     ordered = sorted(sessions, key=lambda x: (x.started_ts, x.session_id))
     parent = {}
@@ -247,21 +248,22 @@ def overlap_clusters(sessions, min_overlap):
                 break  # sorted by start: no later session can overlap a
             if a.trainee_id == b.trainee_id:
                 continue
-            overlap = min(a.last_ts, b.last_ts) - b.started_ts
-            if overlap >= min_overlap:
-                pairs.append((a, b, overlap))
+            end = min(a.last_ts, b.last_ts)
+            if end - b.started_ts >= min_overlap:
+                pairs.append((a, b, (b.started_ts, end)))
                 parent[root(a.trainee_id)] = root(b.trainee_id)
     clusters = {}
-    for a, b, overlap in pairs:
-        c = clusters.setdefault(root(a.trainee_id), {"trainees": set(), "sessions": set(), "overlap": defaultdict(float),
+    for a, b, span in pairs:
+        c = clusters.setdefault(root(a.trainee_id), {"trainees": set(), "sessions": set(), "spans": defaultdict(list),
                                                      "from": a.started_ts, "to": a.last_ts})
         c["trainees"] |= {a.trainee_id, b.trainee_id}
         c["sessions"] |= {a.session_id, b.session_id}
-        c["overlap"][a.trainee_id] += overlap
-        c["overlap"][b.trainee_id] += overlap
+        c["spans"][a.trainee_id].append(span)
+        c["spans"][b.trainee_id].append(span)
         c["from"] = min(c["from"], a.started_ts, b.started_ts)
         c["to"] = max(c["to"], a.last_ts, b.last_ts)
-    return [{**c, "trainees": sorted(c["trainees"]), "sessions": sorted(c["sessions"]), "overlap": dict(c["overlap"])}
+    return [{"trainees": sorted(c["trainees"]), "sessions": sorted(c["sessions"]), "from": c["from"], "to": c["to"],
+             "overlap": {t: sum(y - x for x, y in merge_spans(spans)) for t, spans in c["spans"].items()}}
             for c in clusters.values()]
 
 
