@@ -14,12 +14,39 @@ from tracker.accounts.rules import id_check_digit
 PG_URL = os.environ.get("TRACKER_DATABASE_URL", "")
 
 
-def reset_postgres(url):
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
+def _pg_admin(url, *statements):
+    """Run statements on the server's maintenance database (CREATE/DROP DATABASE cannot run in a transaction)."""
+    from sqlalchemy.engine import make_url
+
+    engine = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        for statement in statements:
+            conn.execute(text(statement))
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_template():
+    """The migrated PostgreSQL schema, built once as a template database; each test gets a fresh copy."""
+    from sqlalchemy.engine import make_url
+
+    from tracker.db import upgrade
+    from tracker.extensions import make_engine
+
+    name = make_url(PG_URL).database + "_template"
+    _pg_admin(PG_URL, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"CREATE DATABASE {name}")
+    engine = make_engine(make_url(PG_URL).set(database=name).render_as_string(hide_password=False))
+    upgrade(engine)
+    engine.dispose()
+    yield name
+    _pg_admin(PG_URL, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def reset_postgres(url, template):
+    from sqlalchemy.engine import make_url
+
+    name = make_url(url).database
+    _pg_admin(url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"CREATE DATABASE {name} TEMPLATE {template}")
 
 
 # What production hashes passwords with, noted before the fixture below cheapens it.
@@ -50,17 +77,14 @@ def app(tmp_path, request):
     config = {"TRACKER_INSTANCE": str(tmp_path / "instance"), "TESTING": True, "SECRET_KEY": "test-secret",
               "TRACKER_ID_PEPPER": "test-pepper", "WTF_CSRF_ENABLED": False}
     if PG_URL.startswith("postgresql"):
-        reset_postgres(PG_URL)
+        reset_postgres(PG_URL, request.getfixturevalue("pg_template"))
         config["TRACKER_DATABASE_URL"] = PG_URL
     else:
         shutil.copyfile(request.getfixturevalue("sqlite_template"), tmp_path / "test.sqlite3")
         config["TRACKER_DATABASE_URL"] = f"sqlite:///{tmp_path / 'test.sqlite3'}"
     app = create_app(config)
-    from tracker.db import upgrade
     from tracker.extensions import db
 
-    if PG_URL.startswith("postgresql"):
-        upgrade(db.engine)
     yield app
     db.session.remove()
     db.engine.dispose()
