@@ -1,5 +1,5 @@
 """/api/v1 routes of proctoring: enrol a face, answer a photo check, list flags. Routes only translate."""
-from flask import jsonify, request
+from flask import current_app, jsonify, request
 
 from tracker.api import bp
 from tracker.api.openapi import _op, extend
@@ -7,6 +7,7 @@ from tracker.errors import ApiError
 from tracker.extensions import db
 from tracker.learning.sessions import server_now
 from tracker.proctoring import faces, services
+from tracker.proctoring.workers import pool_for
 from tracker.security import api_auth, load_current_user
 
 
@@ -34,6 +35,8 @@ def uploaded_burst():
 @bp.get("/me/face")
 @api_auth("trainee")
 def my_face():
+    # The player asks this just before its first photo: the workers load their models meanwhile.
+    pool_for(current_app.config).warm()
     return jsonify(services.face_status(db.session, load_current_user()))
 
 

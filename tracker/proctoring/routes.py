@@ -1,10 +1,11 @@
 """Pages of proctoring: enrolling a face, the decrypting photo route, the flags list for staff and regulators."""
-from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 
 from tracker.accounts.rules import FACE_CONSENT_TEXT
 from tracker.errors import ApiError
 from tracker.extensions import db
 from tracker.proctoring import services
+from tracker.proctoring.workers import pool_for
 from tracker.security import load_current_user, page_auth
 
 bp = Blueprint("proctoring", __name__)
@@ -21,6 +22,7 @@ def _local(target):
 @page_auth("trainee")
 def enrol_page():
     s, user = db.session, load_current_user()
+    pool_for(current_app.config).warm()  # a photo is probably coming
     return render_template("face_enrol.html", status=services.face_status(s, user), consent_text=FACE_CONSENT_TEXT,
                            next=_local(request.args.get("next", "")[:200]))
 

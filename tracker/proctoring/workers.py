@@ -73,6 +73,11 @@ class FacePool:
             list(self._pool().map(abs, range(self.workers)))
         return self
 
+    def warm(self):
+        """Start the workers in the background if they are not running (a check is probably coming)."""
+        if self.workers and self._executor is None:
+            threading.Thread(target=self.start, daemon=True, name="face-pool-warm").start()
+
     def submit(self, fn, *args):
         """Queue fn(*args); a Future. Backs off and retries while the queue is full."""
         delay, waited = 0.02, 0.0
