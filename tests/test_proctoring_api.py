@@ -442,3 +442,33 @@ def test_busy_face_workers_answer_503(app, demo, trainee, monkeypatch):
     monkeypatch.setattr(services, "pool_for", lambda _cfg: type("P", (), {"run": staticmethod(busy)})())
     r = post_image(client, "/me/face", face_file("obama"))
     assert r.status_code == 503 and error_code(r) == "face_busy"
+
+
+# --- retention -----------------------------------------------------------------------------------------------
+
+def test_photos_past_retention_are_purged_and_their_hashes_stay(app, demo, trainee, runner):
+    client, uid = trainee()
+    enrol(client, "obama")
+    check = start(client, demo)["check"]
+    body = post_image(client, f"/photo-checks/{check['check_id']}", camera_frame("obama2")).get_json()
+    photos = Path(app.config["TRACKER_INSTANCE"]) / "photos"
+    with app.app_context():
+        with db.transaction() as s:
+            for photo in s.scalars(select(FacePhoto)):
+                photo.created_at = photo.created_at.replace(year=photo.created_at.year - 4)
+    assert "would delete 1 photo" in runner.invoke(args=["faces", "purge", "--dry-run"]).output
+    assert "deleted 1 photo" in runner.invoke(args=["faces", "purge"]).output
+    with app.app_context():
+        s = db.session
+        check_photo = s.scalar(select(FacePhoto).where(FacePhoto.check_id == check["check_id"]))
+        assert check_photo.file is None and check_photo.sha256 == body["photo_sha256"]
+        assert s.get(SessionCheck, check["check_id"]).photo_file is None
+        assert s.get(SessionCheck, check["check_id"]).photo_sha256 == body["photo_sha256"]
+        enrolment_photo = s.scalar(select(FacePhoto).where(FacePhoto.purpose == "enrolment"))
+        assert enrolment_photo.file is not None  # the active enrolment's photo is kept
+        assert len([p for p in photos.rglob("*.fernet")]) == 1
+        assert s.scalar(select(LedgerEntry).where(LedgerEntry.kind == "photos.purged")) is not None
+        assert verify(s)["first_bad_seq"] is None
+    # the replay check still knows the purged photo
+    check = start(client, demo)["check"]
+    assert post_image(client, f"/photo-checks/{check['check_id']}", camera_frame("obama2")).get_json()["reason"] == "replayed"

@@ -9,7 +9,7 @@ import hashlib
 import os
 import threading
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from cryptography.fernet import Fernet
@@ -335,6 +335,39 @@ def verify_check(s, trainee_id, check_id, data, burst=()):
             _discard_photo(rel)
         raise
     return answer
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Retention: photos are personal data, kept for the records' period (3 years), then deleted; the hashes stay
+# in their rows and in the ledger, so every verdict remains provable.
+
+RETENTION_DAYS = 3 * 366
+
+
+def purge_photos(s, now=None, days=RETENTION_DAYS, dry_run=False):
+    """Forget the image files of photos older than `days` (the active enrolment's photo is kept): the rows
+    lose their file, the ledger notes the purge. Returns the files to delete once this has committed."""
+    now = now or datetime.now(timezone.utc)
+    cutoff = now - timedelta(days=days)
+    active = select(FaceEnrolment.photo_id).where(FaceEnrolment.active)
+    old = s.scalars(select(FacePhoto).where(FacePhoto.file.is_not(None), FacePhoto.created_at < cutoff,
+                                            FacePhoto.id.not_in(active))).all()
+    files = [p.file for p in old]
+    if dry_run or not old:
+        return files
+    for photo in old:
+        check = s.get(SessionCheck, photo.check_id) if photo.check_id is not None else None
+        if check is not None and check.photo_file == photo.file:
+            check.photo_file = None
+        photo.file = None
+    ledger.append(s, "photos.purged", {"count": len(old), "before": cutoff.isoformat(),
+                                       "photo_ids": [p.id for p in old]})
+    return files
+
+
+def delete_photo_files(files):
+    for rel in files:
+        _discard_photo(rel)
 
 
 # ---------------------------------------------------------------------------------------------------------
