@@ -33,10 +33,10 @@
     const top = Math.max(capMinutes, Math.max.apply(null, minutes));
     const bar = Math.max(6, Math.min(28, Math.floor(900 / days.length)));
     const left = 44, bottom = 36, height = 180;
-    const width = left + days.length * (bar + 2) + 10;
-    const svg = el("svg", { viewBox: "0 0 " + width + " " + (height + bottom + 10), width: width, role: "img",
+    const width = Math.max(360, left + days.length * (bar + 2) + 10);
+    const svg = el("svg", { viewBox: "0 0 " + width + " " + (height + bottom + 22), width: width, role: "img",
                             "aria-label": "每日有效学时（分钟）" });
-    const y = function (m) { return 10 + height - (m / top) * height; };
+    const y = function (m) { return 22 + height - (m / top) * height; };
     [0, 90, 180, 270, 360].filter(function (m) { return m <= top; }).forEach(function (m) {
       svg.appendChild(el("line", { x1: left, x2: width - 4, y1: y(m), y2: y(m), stroke: "#e4e9ef" }));
       svg.appendChild(el("text", { x: left - 6, y: y(m) + 4, "text-anchor": "end", "font-size": 10, fill: "#5f6b7a" }, m));
@@ -51,11 +51,11 @@
                                           "class": "day-bar", "data-day": d.day }),
                              d.day + "：" + m.toFixed(1) + " 分钟（" + (m / 45).toFixed(2) + " 课时）"));
       if (i % every === 0) {
-        svg.appendChild(el("text", { x: x + bar / 2, y: height + 26, "text-anchor": "middle", "font-size": 10, fill: "#5f6b7a" },
+        svg.appendChild(el("text", { x: x + bar / 2, y: height + 38, "text-anchor": "middle", "font-size": 10, fill: "#5f6b7a" },
                            d.day.slice(5)));
       }
     });
-    svg.appendChild(el("text", { x: 4, y: 12, "font-size": 10, fill: "#5f6b7a" }, "分钟"));
+    svg.appendChild(el("text", { x: 4, y: 10, "font-size": 10, fill: "#5f6b7a" }, "分钟"));
     target.appendChild(svg);
   }
 

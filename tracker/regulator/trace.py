@@ -214,7 +214,8 @@ def trainee_trace(s, viewer, trainee):
     enrolment = s.scalar(select(FaceEnrolment).where(FaceEnrolment.trainee_id == trainee.id, FaceEnrolment.active)
                          .order_by(FaceEnrolment.id.desc()))
     days = [{"day": d.day.isoformat(), "credited_seconds": round(d.credited_seconds, 1)}
-            for d in s.scalars(select(DailyCredit).where(DailyCredit.trainee_id == trainee.id).order_by(DailyCredit.day))]
+            for d in s.scalars(select(DailyCredit).where(DailyCredit.trainee_id == trainee.id).order_by(DailyCredit.day))
+            if d.credited_seconds > 0]
     out = {
         "trainee": {**person_json(trainee), "classes": trainee_classes(s, trainee.id, institutions),
                     "face_photo_id": enrolment.photo_id if enrolment else None,
