@@ -400,6 +400,63 @@ def test_anomaly_evidence_names_only_visible_trainees(app, demo, outsiders):
     assert other_id not in risks  # findings only about the region's own trainees
 
 
+def sit_exam(app, demo, trainee_id, start, pace, copier):
+    """The final exam through the assessment services (its own random paper); a copier gives the same wrong option
+    (in the bank's terms) on every single-choice question, whatever order the options were shown in."""
+    from models import ChapterProgress
+    from tracker.assessment import services as assessment
+
+    with app.app_context():
+        with db.transaction() as s:
+            for ch in demo["classes"][0]["chapters"]:
+                s.merge(ChapterProgress(trainee_id=trainee_id, chapter_id=ch["chapter_id"], credited_seconds=ch["seconds"]))
+        with db.transaction() as s:
+            attempt = assessment.start_exam(s, s.get(User, trainee_id), s.get(TrainingClass, demo["classes"][0]["class_id"]),
+                                            now=start)
+            for n, (q, order) in enumerate(assessment.paper_questions(s, attempt), 1):
+                if q.kind == "single":
+                    answer = order.index((q.key + 1) % len(order) if copier else q.key)
+                elif q.kind == "multiple":
+                    answer = sorted(order.index(i) for i in q.key)
+                else:
+                    answer = q.key if q.kind == "truefalse" else q.key[0]
+                assessment.record_answer(s, attempt, q.id, answer, now=start + pace * n)
+            assessment.submit(s, attempt, now=start + pace * 12)
+            return attempt.id
+
+
+def test_copied_exam_answers_and_the_trace_of_answers_and_qa(app, demo, regulator, staff):
+    from tracker.assessment import qa
+
+    a, b, c = (account(demo, "trainee", i)["user_id"] for i in range(3))
+    first = sit_exam(app, demo, a, T0, 20.0, copier=True)
+    sit_exam(app, demo, b, T0 + 3600, 33.0, copier=True)  # an hour later, at its own pace, on its own paper
+    sit_exam(app, demo, c, T0 + 600, 25.0, copier=False)
+    with app.app_context():
+        with db.transaction() as s:
+            root = qa.ask(s, s.get(User, a), demo["classes"][0]["chapters"][0]["chapter_id"], "接地线应该怎么装？", now=T0 - 60)
+            qa.reply(s, s.get(User, account(demo, "staff")["user_id"]), root, "先接接地端，后接导体端。", now=T0 - 30)
+    body = regulator.get("/regulator/anomalies", query_string={"days": 3660}).get_json()
+    risks = {r["trainee_id"]: r for r in body["trainees"]}
+    assert set(risks) == {a, b}
+    [sign] = risks[a]["signs"]
+    e = sign["evidence"][0]["data"]
+    assert sign["sign"] == "identical_answers" and e["other_trainee_id"] == b and e["answers_alike"] and not e["lockstep"]
+    assert e["same_wrong"] >= 2 and e["same"] == e["common"] >= 9
+    assert "相同的错误答案" in sign["evidence"][0]["text"]
+
+    trace = staff.get(f"/regulator/trainees/{a}/trace").get_json()
+    [exam] = trace["attempts"]
+    assert exam["attempt_id"] == first and exam["kind_label"] == "结业考试" and exam["passed"] is not None
+    assert len(exam["questions"]) == 10 and all(q["answer"] and q["key"] for q in exam["questions"])
+    wrong = [q for q in exam["questions"] if not q["correct"]]
+    assert wrong and all(q["type"] == "单选题" and q["answer"] != q["key"] for q in wrong)
+    [thread] = trace["qa"]
+    assert [(p["text"], p["by_trainee"]) for p in thread["posts"]] == [("接地线应该怎么装？", True), ("先接接地端，后接导体端。", False)]
+    page = web(app, account(demo, "regulator")["username"]).get(f"/regulator/trainees/{a}").get_data(as_text=True)
+    assert "先接接地端" in page and "结业考试" in page and "考试答案或答题时间雷同" in page
+
+
 # --- exports ---------------------------------------------------------------------------------------------------------
 
 
