@@ -457,6 +457,36 @@ def test_copied_exam_answers_and_the_trace_of_answers_and_qa(app, demo, regulato
     assert "先接接地端" in page and "结业考试" in page and "考试答案或答题时间雷同" in page
 
 
+def test_faces_photo_checks_and_a_repeated_trade_through_the_database(app, demo, regulator, outsiders):
+    """The proctoring feature's rows as it leaves them (a proxy flag, failed photo checks) are written directly here:
+    producing them through face judging takes seconds a photo (tests/test_proctoring_api.py does that)."""
+    from models import FaceFlag, SessionCheck
+
+    a, b, c = (account(demo, "trainee", i)["user_id"] for i in range(3))
+    with app.app_context():
+        with db.transaction() as s:
+            inst = s.scalar(select(Institution).where(Institution.region_code == "110105"))
+            beijing = TrainingClass(institution_id=inst.id, name="北京电工班", occupation="电工（四级）", photo_checks=False)
+            s.add(beijing)
+            s.flush()
+            s.add(Enrollment(class_id=beijing.id, trainee_id=a))  # the same ID number, the same trade, again
+            s.add(FaceFlag(kind="proxy_suspected", trainee_id=b, other_trainee_id=c, distance=0.31))
+            for i, (status, reason) in enumerate([("passed", None), ("failed", "other_person"), ("failed", "other_person"),
+                                                  ("missed", "deadline_missed")]):
+                s.add(SessionCheck(trainee_id=c, kind="photo_random", asked_ts=T0 + i * 600, deadline_ts=T0 + i * 600 + 60,
+                                   answered_ts=T0 + i * 600 + 20, status=status, reason=reason))
+    body = regulator.get("/regulator/anomalies", query_string={"days": 3660}).get_json()
+    risks = {r["trainee_id"]: r for r in body["trainees"]}
+    signs = {t: {s["sign"]: s for s in r["signs"]} for t, r in risks.items()}
+    assert set(signs[a]) == {"repeated_trade"} and risks[a]["level"] == "low"
+    trade = signs[a]["repeated_trade"]["evidence"][0]
+    assert "电工（四级）" in trade["text"] and "其他机构的班期" in trade["text"] and "北京电工班" not in trade["text"]
+    assert set(signs[b]) == {"shared_face"} and risks[b]["level"] == "medium"
+    assert set(signs[c]) == {"shared_face", "photo_failures"} and risks[c]["level"] == "high"
+    assert "2 次拍到的不是本人" in signs[c]["photo_failures"]["evidence"][0]["text"]
+    assert [x["trainee_id"] for x in body["trainees"]] == [c, b, a]  # sorted by risk
+
+
 # --- exports ---------------------------------------------------------------------------------------------------------
 
 

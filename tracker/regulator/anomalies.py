@@ -422,7 +422,7 @@ def repeated_trade(enrolments):
             continue
         rows = sorted(classes.values(), key=lambda e: (e.start_date or "", e.class_id))
         out.append(Finding(trainee_id, "repeated_trade", 1.0, {
-            "occupation": occupation, "institutions": len({e.institution_id for e in rows}),
+            "occupation": rows[0].occupation.strip(), "institutions": len({e.institution_id for e in rows}),
             "classes": [{"class_id": e.class_id, "institution_id": e.institution_id, "start_date": e.start_date}
                         for e in rows]}))
     return out
