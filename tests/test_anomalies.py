@@ -261,3 +261,11 @@ def test_overlap_is_counted_once_per_account():
     farm = [session(i, 100 + i, t0, 61, address="10.0.0.9") for i in range(4)]  # four accounts, 15 minutes each
     found = a.shared_devices(farm)
     assert {f.evidence["overlap_seconds"] for f in found} == {900.0}
+
+
+@pytest.mark.parametrize("text", ["2027-01-15 00:00", "2027-01-15 07:59", "2027-01-15 08:00", "2027-01-15 23:59",
+                                  "1999-12-31 16:00"])
+def test_cst_day_start_is_the_local_midnight(text):
+    ts = at(text) + 30
+    midnight = datetime.strptime(text[:10], "%Y-%m-%d").replace(tzinfo=CST).timestamp()
+    assert a.cst_day_start(ts) == midnight and a.cst_day_start(midnight) == midnight

@@ -167,8 +167,10 @@ def cst_date(ts):
     return datetime.fromtimestamp(ts, CST).date()
 
 
-def _cst_midnight(day):
-    return datetime(day.year, day.month, day.day, tzinfo=CST).timestamp()
+def cst_day_start(ts):
+    """Epoch seconds of the China Standard Time midnight at or before ts (CST has no daylight saving: arithmetic)."""
+    offset = 8 * 3600
+    return math.floor((ts + offset) / 86400) * 86400 - offset
 
 
 def merge_spans(spans, join_gap=0.0):
@@ -337,14 +339,13 @@ def night_study(sessions, start_hour=0, end_hour=5, min_seconds=900.0, full_seco
     """Time at the player between start_hour and end_hour, China Standard Time, summed per night."""
     nights = defaultdict(lambda: defaultdict(float))
     for s in sessions:
-        for a, b in active_spans(s.beats, max_gap):
-            day = cst_date(a)
-            while _cst_midnight(day) < b:
-                lo, hi = _cst_midnight(day) + start_hour * 3600, _cst_midnight(day) + end_hour * 3600
-                seconds = min(b, hi) - max(a, lo)
+        for a, b in merge_spans(active_spans(s.beats, max_gap)):
+            day = cst_day_start(a)
+            while day < b:
+                seconds = min(b, day + end_hour * 3600) - max(a, day + start_hour * 3600)
                 if seconds > 0:
-                    nights[s.trainee_id][day.isoformat()] += seconds
-                day += timedelta(days=1)
+                    nights[s.trainee_id][cst_date(day).isoformat()] += seconds
+                day += 86400
     out = []
     for trainee_id, per_night in sorted(nights.items()):
         total = sum(per_night.values())
