@@ -26,11 +26,21 @@ def load_config(overrides=None):
         "TRACKER_FACE_TOLERANCE": _float("TRACKER_FACE_TOLERANCE", 0.5),
         "TRACKER_ATTENTION_MEAN": _int("TRACKER_ATTENTION_MEAN", 900),
         "TRACKER_ATTENTION_DEADLINE": _int("TRACKER_ATTENTION_DEADLINE", 60),
+        # Seconds between signed checkpoints of the ledger while entries arrive (0: only on demand).
+        "TRACKER_CHECKPOINT_INTERVAL": _float("TRACKER_CHECKPOINT_INTERVAL", 60.0),
+        # Public address printed in certificates' QR codes when the platform sits behind a proxy.
+        "TRACKER_PUBLIC_URL": os.environ.get("TRACKER_PUBLIC_URL", ""),
         "TRACKER_QUIZ_UNLOCK_SHARE": _float("TRACKER_QUIZ_UNLOCK_SHARE", 0.95),
         "TRACKER_QUIZ_QUESTIONS": _int("TRACKER_QUIZ_QUESTIONS", 5),
         "TRACKER_QUIZ_PASS_SHARE": _float("TRACKER_QUIZ_PASS_SHARE", 0.6),
         # Test only: server time runs this many times faster than real time.
         "TRACKER_CLOCK_SCALE": _float("TRACKER_CLOCK_SCALE", 1.0),
+        # Face work: worker processes (0: in the request thread), queue bound (0: twice the workers),
+        # seconds a request waits for a place before answering busy, perceptual-hash bits that make a replay.
+        "TRACKER_FACE_WORKERS": _int("TRACKER_FACE_WORKERS", max(1, min(2, os.cpu_count() or 1))),
+        "TRACKER_FACE_QUEUE": _int("TRACKER_FACE_QUEUE", 0) or None,
+        "TRACKER_FACE_WAIT": _float("TRACKER_FACE_WAIT", 30.0),
+        "TRACKER_FACE_REPLAY_BITS": _int("TRACKER_FACE_REPLAY_BITS", 10),
         "TRACKER_HOST": os.environ.get("TRACKER_HOST", "127.0.0.1"),
         "TRACKER_PORT": _int("TRACKER_PORT", 5000),
         "TRACKER_HTTPS": os.environ.get("TRACKER_HTTPS", "") not in ("", "0", "false"),

@@ -55,12 +55,13 @@ def open_check(s, sess, kind, now):
     return check
 
 
-def resolve_check(s, sess, check, passed, now, reason=None, **evidence):
+def resolve_check(s, sess, check, passed, now, reason=None, arrived_ts=None, **evidence):
     """Record a verdict. A pass in time releases the held credit; a pass after an earlier failure lifts
-    the block from now on; a failure or a miss blocks from the moment the check was asked."""
+    the block from now on; a failure or a miss blocks from the moment the check was asked. A photo is in
+    time when it arrived in time (arrived_ts), however long the face work then queued."""
     if check.status != "pending":
         return check
-    in_time = now <= check.deadline_ts
+    in_time = (arrived_ts if arrived_ts is not None else now) <= check.deadline_ts
     check.status = "passed" if passed and in_time else ("failed" if in_time else "missed")
     check.reason = reason if check.status != "missed" else "deadline_missed"
     check.answered_ts = now

@@ -1,20 +1,12 @@
 """Proctoring (实名验证, 人脸识别, 过程拍照): face enrolment, photo-check verdicts, proxy-learning flags."""
-import os
-
 import click
 from flask.cli import with_appcontext
 
 
 def init_app(app):
-    """Configuration of the face work (TRACKER_FACE_*, from the environment unless given) and the pages."""
+    """The pages and the command; the face work's settings (TRACKER_FACE_*) are in tracker.config."""
     from tracker.proctoring import routes
-    from tracker.proctoring.workers import default_workers
 
-    env = os.environ.get
-    app.config.setdefault("TRACKER_FACE_WORKERS", int(env("TRACKER_FACE_WORKERS", default_workers())))
-    app.config.setdefault("TRACKER_FACE_QUEUE", int(env("TRACKER_FACE_QUEUE", 0)) or None)
-    app.config.setdefault("TRACKER_FACE_WAIT", float(env("TRACKER_FACE_WAIT", 30)))
-    app.config.setdefault("TRACKER_FACE_REPLAY_BITS", int(env("TRACKER_FACE_REPLAY_BITS", 10)))
     app.register_blueprint(routes.bp)
     app.cli.add_command(faces_cli)
 

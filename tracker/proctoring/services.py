@@ -279,6 +279,7 @@ def check_json(s, check, now):
 
 def verify_check(s, trainee_id, check_id, data, burst=()):
     """Judge a photo sent for a pending check, store it encrypted and resolve the check (ledger included)."""
+    arrived = server_now()
     check = check_for_trainee(s, trainee_id, check_id)
     if check.status != "pending":
         raise ApiError(409, "check_not_pending", "该拍照核验已结束（已通过、未通过或已超时），无需再次提交",
@@ -291,7 +292,7 @@ def verify_check(s, trainee_id, check_id, data, burst=()):
     s.rollback()  # no transaction (SQLite: no write lock) while the faces are analysed
 
     cfg = current_app.config
-    if enrolled is not None and server_now() <= deadline:
+    if enrolled is not None and arrived <= deadline:
         analysis = analyse(faces.analyze, data)
         passed, reason, distance = faces.judge_check(analysis, enrolled, earlier, cfg["TRACKER_FACE_TOLERANCE"],
                                                      cfg["TRACKER_FACE_REPLAY_BITS"])
@@ -320,7 +321,7 @@ def verify_check(s, trainee_id, check_id, data, burst=()):
                            check_status=check.status)
         photo = _add_photo(s, trainee_id, data, analysis, "check", written, check_id=check.id)
         evidence = {"distance": distance, "photo_sha256": photo.sha256, "photo_file": photo.file}
-        checks.resolve_check(s, sess, check, passed, server_now(), reason=reason, **evidence)
+        checks.resolve_check(s, sess, check, passed, server_now(), reason=reason, arrived_ts=arrived, **evidence)
         answer = {"check_id": check.id, "kind": check.kind, "verdict": "pass" if check.status == "passed" else "fail",
                   "status": check.status, "reason": check.reason, "distance": distance,
                   "message": "核验通过" if check.status == "passed" else faces.MESSAGES.get(check.reason, "核验未通过"),
