@@ -5,7 +5,7 @@ import hmac
 import secrets
 from datetime import datetime, timedelta, timezone
 
-from flask import current_app, g, redirect, request, session, url_for
+from flask import abort, current_app, g, redirect, request, session, url_for
 from sqlalchemy import select
 
 from models import ApiToken, Enrollment, Institution, TrainingClass, User
@@ -115,6 +115,16 @@ def can_view_class(viewer, cls):
     if viewer.role == "regulator":
         return region_covers(viewer.region_code, cls.institution.region_code)
     return False
+
+
+def class_or_abort(s, viewer, class_id, check=None):
+    """The class a page is about: 404 when there is none, 403 when `check` (default: may view it) says no."""
+    cls = s.get(TrainingClass, class_id)
+    if cls is None:
+        abort(404)
+    if not (check or can_view_class)(viewer, cls):
+        abort(403)
+    return cls
 
 
 def can_manage_class(viewer, cls):

@@ -13,7 +13,7 @@ from tracker.learning import events
 from tracker.learning.manage import can_manage_course
 from tracker.learning.services import chapter_in_trainee_classes
 from tracker.learning.sessions import server_now
-from tracker.security import can_manage_class, can_view_class, load_current_user, page_auth
+from tracker.security import can_manage_class, class_or_abort, load_current_user, page_auth
 
 bp = Blueprint("assessment", __name__)
 
@@ -142,11 +142,7 @@ def qa_thread(thread_id):
 @page_auth("staff", "regulator", "admin")
 def notices(class_id):
     user, s = load_current_user(), db.session
-    cls = s.get(TrainingClass, class_id)
-    if cls is None:
-        abort(404)
-    if not can_view_class(user, cls):
-        abort(403)
+    cls = class_or_abort(s, user, class_id)
     error = None
     if request.method == "POST":
         if not can_manage_class(user, cls):
@@ -301,11 +297,7 @@ def bank_export(course_id):
 @page_auth("staff", "regulator", "admin")
 def exam_settings(class_id):
     user, s = load_current_user(), db.session
-    cls = s.get(TrainingClass, class_id)
-    if cls is None:
-        abort(404)
-    if not can_view_class(user, cls):
-        abort(403)
+    cls = class_or_abort(s, user, class_id)
     error = None
     if request.method == "POST":
         if not can_manage_class(user, cls):

@@ -4,12 +4,12 @@ import io
 from flask import Blueprint, abort, redirect, render_template, request, send_file, url_for
 from sqlalchemy import select
 
-from models import Chapter, Course, TrainingClass
+from models import Chapter, Course
 from tracker.accounts.rules import RuleError
 from tracker.extensions import db
 from tracker.learning import manage, roster_import
 from tracker.learning.policy import FORMS, PROFILES
-from tracker.security import can_manage_class, can_view_class, load_current_user, page_auth
+from tracker.security import can_manage_class, can_view_class, class_or_abort, load_current_user, page_auth
 
 bp = Blueprint("manage", __name__)
 
@@ -28,15 +28,6 @@ def _course_or_403(s, user, course_id):
     if not manage.can_manage_course(user, course):
         abort(403)
     return course
-
-
-def _class_or_403(s, user, class_id, check):
-    cls = s.get(TrainingClass, class_id)
-    if cls is None:
-        abort(404)
-    if not check(user, cls):
-        abort(403)
-    return cls
 
 
 def _institution_courses(s, institution_id):
@@ -127,7 +118,7 @@ def new_class():
 @page_auth("staff", "admin")
 def roster_import_file(class_id):
     user, s = load_current_user(), db.session
-    cls = _class_or_403(s, user, class_id, can_manage_class)
+    cls = class_or_abort(s, user, class_id, can_manage_class)
     _release(s)
     upload = request.files.get("file")
     filename = upload.filename if upload else ""
@@ -139,7 +130,7 @@ def roster_import_file(class_id):
     except RuleError as e:
         s.rollback()
         message, errors = e.message, getattr(e, "errors", [])
-        cls = _class_or_403(s, user, class_id, can_manage_class)
+        cls = class_or_abort(s, user, class_id, can_manage_class)
     return render_template("roster_import.html", cls=cls, result=result, message=message, errors=errors,
                            max_rows=roster_import.MAX_ROWS), (400 if message else 200)
 
@@ -148,7 +139,7 @@ def roster_import_file(class_id):
 @page_auth("staff", "regulator", "admin")
 def roster_export(class_id):
     user, s = load_current_user(), db.session
-    cls = _class_or_403(s, user, class_id, can_view_class)
+    cls = class_or_abort(s, user, class_id, can_view_class)
     data = roster_import.roster_xlsx(s, cls)
     _release(s)
     return send_file(io.BytesIO(data), as_attachment=True, download_name=f"花名册-{cls.id}-{cls.name}.xlsx",

@@ -173,12 +173,12 @@ def parse_roster(data, filename):
     """Every row checked against the real-name rules and the other rows; RosterImportError lists all bad ones."""
     rows, errors, seen = [], [], {}
     table = read_table(data, filename)
-    header_row, columns = None, None
+    columns = None
     for n, cells in table:
         if not any(cells):
             continue
         if columns is None:
-            header_row, columns = n, _columns(cells)
+            columns = _columns(cells)
             continue
         if len(rows) + len(errors) >= MAX_ROWS:
             raise RuleError("roster_too_many_rows", f"每次最多导入{MAX_ROWS}行，请分批导入", "file")

@@ -8,7 +8,7 @@ from tracker.extensions import db
 from tracker.learning import record, services, sessions
 from tracker.learning.crediting import REASON_LABELS
 from tracker.learning.policy import policy_for
-from tracker.security import can_manage_class, can_view_class, load_current_user, page_auth, region_covers
+from tracker.security import can_manage_class, class_or_abort, load_current_user, page_auth, region_covers
 
 bp = Blueprint("learning", __name__)
 
@@ -48,11 +48,7 @@ def region_classes():
 @page_auth("staff", "regulator", "admin")
 def class_detail(class_id):
     user, s = load_current_user(), db.session
-    cls = s.get(TrainingClass, class_id)
-    if cls is None:
-        abort(404)
-    if not can_view_class(user, cls):
-        abort(403)
+    cls = class_or_abort(s, user, class_id)
     error = None
     if request.method == "POST":
         if not can_manage_class(user, cls):
@@ -97,11 +93,7 @@ def my_record():
 @page_auth("staff", "regulator", "admin")
 def monitor(class_id):
     user, s = load_current_user(), db.session
-    cls = s.get(TrainingClass, class_id)
-    if cls is None:
-        abort(404)
-    if not can_view_class(user, cls):
-        abort(403)
+    cls = class_or_abort(s, user, class_id)
     roster = {t.id: t.name for t in services.class_roster(s, cls)}
     chapters = {ch.id: ch.title for course in cls.courses for ch in course.chapters}
     return render_template("monitor.html", cls=cls, roster=roster, chapters=chapters,

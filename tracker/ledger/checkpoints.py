@@ -11,7 +11,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import select
 
 from models import LedgerCheckpoint, LedgerHead
-from tracker.ledger import keys, merkle, offline, tree
+from tracker.ledger import keys, offline, tree
 from tracker.ledger.chain import canonical_json, entry_body
 
 _cp = LedgerCheckpoint.__table__
