@@ -8,7 +8,6 @@ import hashlib
 import io
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import openpyxl
 from sqlalchemy import select
@@ -18,7 +17,7 @@ from tracker import ledger
 from tracker.accounts.rules import RuleError
 from tracker.assessment import rules, services
 from tracker.learning import roster_import
-from tracker.learning.roster_import import csv_rows, header_key, xlsx_rows
+from tracker.learning.roster_import import header_key
 
 MAX_ROWS = 2000
 OPTION_COLUMNS = [f"选项{c}" for c in rules.LETTERS]
@@ -47,19 +46,8 @@ class BankImportResult:
 
 
 def read_table(data, filename):
-    """Rows of the file's first sheet, numbered as the spreadsheet shows them (the roster's readers)."""
-    if len(data) > roster_import.MAX_FILE_BYTES:
-        raise RuleError("bank_file_too_large", f"题库文件不能超过{roster_import.MAX_FILE_BYTES // 1024 // 1024}MB", "file")
-    if not data:
-        raise RuleError("bank_file_invalid", "请选择题库文件（XLSX或CSV）", "file")
-    ext = Path(filename or "").suffix.lower()
-    if data.startswith(b"PK\x03\x04"):
-        return xlsx_rows(data)
-    if data.startswith(b"\xd0\xcf\x11\xe0") or ext in (".xls", ".xlsx"):
-        raise RuleError("bank_file_invalid", "不支持旧版.xls文件或文件已损坏，请在Excel中另存为.xlsx或.csv后上传", "file")
-    if ext not in (".csv", ".txt", ""):
-        raise RuleError("bank_file_invalid", "题库文件须为XLSX或CSV文件", "file")
-    return csv_rows(data)
+    """Rows of the file's first sheet, numbered as the spreadsheet shows them (the roster's reader)."""
+    return roster_import.read_table(data, filename, kind="bank", label="题库")
 
 
 def _columns(header):

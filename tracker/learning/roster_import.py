@@ -126,19 +126,21 @@ def csv_rows(data):
         raise RuleError("roster_file_invalid", "CSV文件格式错误（引号不配对），请用Excel重新导出", "file") from None
 
 
-def read_table(data, filename):
-    """(row number as the spreadsheet shows it, cell texts) for each row of the file's first sheet."""
+def read_table(data, filename, kind="roster", label="花名册"):
+    """(row number as the spreadsheet shows it, cell texts) for each row of the file's first sheet.
+
+    `kind` prefixes the error codes and `label` names the file in the messages (the question bank reuses this)."""
     if len(data) > MAX_FILE_BYTES:
-        raise RuleError("roster_file_too_large", f"花名册文件不能超过{MAX_FILE_BYTES // 1024 // 1024}MB", "file")
+        raise RuleError(f"{kind}_file_too_large", f"{label}文件不能超过{MAX_FILE_BYTES // 1024 // 1024}MB", "file")
     if not data:
-        raise RuleError("roster_file_invalid", "请选择花名册文件（XLSX或CSV）", "file")
+        raise RuleError(f"{kind}_file_invalid", f"请选择{label}文件（XLSX或CSV）", "file")
     ext = Path(filename or "").suffix.lower()
     if data.startswith(b"PK\x03\x04"):
         return xlsx_rows(data)
     if data.startswith(b"\xd0\xcf\x11\xe0") or ext in (".xls", ".xlsx"):
-        raise RuleError("roster_file_invalid", "不支持旧版.xls文件或文件已损坏，请在Excel中另存为.xlsx或.csv后上传", "file")
+        raise RuleError(f"{kind}_file_invalid", "不支持旧版.xls文件或文件已损坏，请在Excel中另存为.xlsx或.csv后上传", "file")
     if ext not in (".csv", ".txt", ""):
-        raise RuleError("roster_file_invalid", "花名册须为XLSX或CSV文件", "file")
+        raise RuleError(f"{kind}_file_invalid", f"{label}须为XLSX或CSV文件", "file")
     return csv_rows(data)
 
 
