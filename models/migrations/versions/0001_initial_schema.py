@@ -6,7 +6,12 @@ Revises:
 from alembic import op
 import sqlalchemy as sa
 
-from tracker.db import APPEND_ONLY, guard
+from tracker.db import guard
+
+# The append-only tables this revision creates (a later revision guards the tables it adds).
+APPEND_ONLY = ["ledger_entries", "heartbeats", "merkle_nodes", "ledger_checkpoints", "certificates",
+               "certificate_revocations", "bank_questions", "bank_retirements", "attempt_answers", "qa_posts",
+               "class_notices"]
 
 
 revision = '0001'
