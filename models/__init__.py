@@ -3,8 +3,8 @@ from models.base import Base, utcnow  # noqa: F401
 from models.accounts import ApiToken, Institution, LoginAttempt, User  # noqa: F401
 from models.ledger import LedgerEntry, LedgerHead  # noqa: F401
 from models.learning import (  # noqa: F401
-    Chapter, ChapterProgress, ClassCourse, Course, DailyCredit, Enrollment, Heartbeat, LearningSession, SessionCheck,
-    TrainingClass,
+    Chapter, ChapterProgress, ClassCourse, Course, DailyCredit, Enrollment, Heartbeat, LearningSession, LectureProgress,
+    LiveLecture, SessionCheck, TrainingClass,
 )
 from models.proof import Certificate, CertificateRevocation, LedgerCheckpoint, MerkleNode  # noqa: F401
 from models.assessment import (  # noqa: F401

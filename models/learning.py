@@ -1,7 +1,7 @@
 from datetime import date, datetime
 from typing import Optional
 
-from sqlalchemy import Date, DateTime, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, utcnow
@@ -76,8 +76,49 @@ class Enrollment(Base):
     trainee = relationship("User")
 
 
+class LiveLecture(Base):
+    """A scheduled live lecture (直播) of a class: attendance in its live room is credited like video time.
+
+    Times are server epoch seconds, as for sessions. Once it has begun, its schedule is fixed; only a
+    recording can be attached afterwards. Every change is in the ledger.
+    """
+
+    __tablename__ = "live_lectures"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    class_id: Mapped[int] = mapped_column(ForeignKey("classes.id"), index=True)
+    title: Mapped[str] = mapped_column(String(100))
+    teacher: Mapped[str] = mapped_column(String(50), default="")
+    # An HLS playlist (.m3u8) or a video file played in the room, or an external platform's embeddable page.
+    stream_url: Mapped[str] = mapped_column(String(500))
+    starts_ts: Mapped[float]
+    ends_ts: Mapped[float]
+    status: Mapped[str] = mapped_column(String(12), default="scheduled")  # scheduled | cancelled
+    # The recording (视频录制), relative to the instance's media/ directory, kept with the class archive.
+    recording_file: Mapped[Optional[str]] = mapped_column(String(255))
+    recording_sha256: Mapped[Optional[str]] = mapped_column(String(64))
+    recording_seconds: Mapped[Optional[int]]
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    training_class: Mapped[TrainingClass] = relationship()
+
+    @property
+    def seconds(self):
+        return max(0.0, self.ends_ts - self.starts_ts)
+
+
+class LectureProgress(Base):
+    """Credited attendance per trainee and lecture (the counterpart of ChapterProgress)."""
+
+    __tablename__ = "lecture_progress"
+    trainee_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    lecture_id: Mapped[int] = mapped_column(ForeignKey("live_lectures.id"), primary_key=True)
+    credited_seconds: Mapped[float] = mapped_column(default=0.0)
+
+
 class LearningSession(Base):
-    """One sitting at the player (学习会话). Only one per trainee is active at a time.
+    """One sitting at the player (学习会话) on a chapter, or in a live lecture's room. Only one per trainee
+    is active at a time.
 
     Server times are epoch seconds (float): exact round-trips on every database, simple arithmetic.
     """
@@ -85,7 +126,8 @@ class LearningSession(Base):
     __tablename__ = "learning_sessions"
     id: Mapped[int] = mapped_column(primary_key=True)
     trainee_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    chapter_id: Mapped[int] = mapped_column(ForeignKey("chapters.id"), index=True)
+    chapter_id: Mapped[Optional[int]] = mapped_column(ForeignKey("chapters.id"), index=True)
+    lecture_id: Mapped[Optional[int]] = mapped_column(ForeignKey("live_lectures.id"), index=True)
     class_id: Mapped[int] = mapped_column(ForeignKey("classes.id"), index=True)
     started_ts: Mapped[float]
     ended_ts: Mapped[Optional[float]]
@@ -110,8 +152,10 @@ class LearningSession(Base):
     next_attention_ts: Mapped[Optional[float]]
     next_photo_ts: Mapped[Optional[float]]
 
+    __table_args__ = (CheckConstraint("(chapter_id IS NULL) != (lecture_id IS NULL)", name="chapter_or_lecture"),)
     trainee = relationship("User")
-    chapter: Mapped[Chapter] = relationship()
+    chapter: Mapped[Optional[Chapter]] = relationship()
+    lecture: Mapped[Optional[LiveLecture]] = relationship()
 
 
 class SessionCheck(Base):

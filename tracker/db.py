@@ -25,10 +25,22 @@ def alembic_config(url):
 
 def upgrade(engine):
     """Bring the schema to the newest revision, then make sure the ledger head row exists."""
-    with engine.begin() as conn:
-        cfg = alembic_config(str(engine.url))
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            # A batch migration rebuilds a table that others reference; SQLite would refuse to drop the old
+            # copy with foreign keys on (the pragma is ignored inside a transaction, so it is set before).
+            conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with conn.begin():
+                cfg = alembic_config(str(engine.url))
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+                if sqlite and conn.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
+                    raise RuntimeError("migration left rows whose foreign keys point nowhere")
+        finally:
+            if sqlite:
+                conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")
     from tracker.ledger.services import ensure_head
     from sqlalchemy.orm import Session
 
