@@ -326,17 +326,6 @@ def chapter_missing_seconds(credited, chapter_seconds, share):
     return 0 if credited + 1e-6 >= need else max(1, math.ceil(need - credited - 1e-6))
 
 
-def required_online_seconds(chapter_seconds):
-    """The class's required online time: the total length of its courses' chapters (the recorded lessons the
-    teaching plan puts online), the same measure as the certificate's online-hours requirement."""
-    return float(sum(chapter_seconds))
-
-
-def credited_for_class(progress, chapters):
-    """Σ min(credited, length) over the class's chapters; progress maps chapter id to credited seconds."""
-    return sum(min(progress.get(cid, 0.0), seconds) for cid, seconds in chapters)
-
-
 def exam_missing_seconds(credited, required, share):
     need = share * required
     return 0 if credited + 1e-6 >= need else max(1, math.ceil(need - credited - 1e-6))

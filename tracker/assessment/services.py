@@ -20,7 +20,7 @@ from tracker.assessment import rules
 from tracker.errors import ApiError
 from tracker.learning import checks
 from tracker.learning.policy import policy_for
-from tracker.learning.services import chapter_in_trainee_classes
+from tracker.learning.services import chapter_in_trainee_classes, class_online_time
 from tracker.learning.sessions import server_now
 
 rfc3339 = checks.rfc3339
@@ -161,13 +161,8 @@ def class_chapters(cls):
 
 
 def exam_lock(s, trainee, cls):
-    """(credited, required, share, missing) seconds for the class's final exam (see rules.required_online_seconds)."""
-    chapters = class_chapters(cls)
-    ids = [ch.id for ch in chapters]
-    progress = dict(s.execute(select(ChapterProgress.chapter_id, ChapterProgress.credited_seconds).where(
-        ChapterProgress.trainee_id == trainee.id, ChapterProgress.chapter_id.in_(ids))).all()) if ids else {}
-    credited = rules.credited_for_class(progress, [(ch.id, ch.seconds) for ch in chapters])
-    required = rules.required_online_seconds([ch.seconds for ch in chapters])
+    """(credited, required, share, missing) seconds for the class's final exam (see learning.services.class_online_time)."""
+    credited, required = class_online_time(s, trainee, cls)
     share = policy_for(cls.policy_profile).exam_unlock_share
     return credited, required, share, rules.exam_missing_seconds(credited, required, share)
 

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from models import ChapterProgress, Enrollment
 from tracker.learning.policy import policy_for
+from tracker.learning.services import class_online_time
 
 CLASS_HOUR_SECONDS = 45 * 60
 
@@ -75,13 +76,12 @@ def enrolled(s, trainee, cls):
 def online_hours(s, trainee, cls):
     """Completed the class's hours: at least 95% of them credited (003 art. 10, the policy's share)."""
     share = policy_for(cls.policy_profile).exam_unlock_share
-    required = sum(ch.seconds for _course, ch in class_chapters(cls))
-    credited = sum(credited_by_chapter(s, trainee, cls).values())
+    credited, required = class_online_time(s, trainee, cls)
     met = required > 0 and credited + 1e-6 >= share * required
     message = (f"线上有效学时 {class_hours(credited)} 课时，应不少于 {class_hours(share * required)} 课时"
                f"（规定 {class_hours(required)} 课时的{share:.0%}）")
     if required == 0:
-        message = "本班期尚无课程章节，无学时可计"
+        message = "本班期尚无课程章节或直播，无学时可计"
     return Requirement("online_hours", "完成规定线上学时", met, required=int(required), actual=int(credited), message=message,
                        facts={"online": {"required_seconds": int(required), "credited_seconds": int(credited),
                                          "required_class_hours": class_hours(required),

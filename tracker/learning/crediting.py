@@ -29,10 +29,14 @@ CHAPTER_COMPLETE = "chapter_complete"
 DAILY_CAP = "daily_cap"
 CLOCK_BUDGET = "clock_budget"  # credit trimmed to the server time actually elapsed
 OUT_OF_ORDER = "out_of_order"  # arrived after a later heartbeat of the same session
+# Live lectures (直播): presence in the room is credited by the clock, inside the lecture's scheduled time.
+NOT_LIVE = "not_live"  # the whole stretch lies before the lecture's start or after its end
+LIVE_WINDOW = "live_window"  # credit trimmed to the lecture's scheduled time
+LECTURE_COMPLETE = "lecture_complete"
 
 REFUSALS = frozenset({
     BASELINE, SESSION_INACTIVE, GAP_TOO_LONG, NOT_PLAYING, HIDDEN, UNFOCUSED, RATE_TOO_HIGH, INVALID_POSITION,
-    POSITION_BACKWARD, BEYOND_FURTHEST, POSITION_JUMP, REWATCH, OUT_OF_ORDER,
+    POSITION_BACKWARD, BEYOND_FURTHEST, POSITION_JUMP, REWATCH, OUT_OF_ORDER, NOT_LIVE,
 })
 
 REASON_LABELS = {
@@ -41,7 +45,7 @@ REASON_LABELS = {
     INVALID_POSITION: "播放位置无效", POSITION_BACKWARD: "回看", BEYOND_FURTHEST: "超出已学位置",
     POSITION_JUMP: "快进或拖动", REWATCH: "重复观看已计时内容", CHECK_BLOCKED: "核验未通过或超时",
     CHAPTER_COMPLETE: "本章已学满", DAILY_CAP: "已达当日学时上限", CLOCK_BUDGET: "按服务器时间计",
-    OUT_OF_ORDER: "心跳顺序错乱",
+    OUT_OF_ORDER: "心跳顺序错乱", NOT_LIVE: "不在直播时段", LIVE_WINDOW: "按直播时段计", LECTURE_COMPLETE: "本场直播已计满",
 }
 
 
@@ -163,6 +167,50 @@ def credit_stretch(state: State, beat: Beat, limits: Limits) -> Decision:
         credit, reasons = day_room, reasons + [DAILY_CAP]
     credit = max(0.0, credit)
     return Decision(credit, tuple(reasons), anchor + credit, state.furthest + credit)
+
+
+def credit_presence(state: State, beat: Beat, limits: Limits, starts: float, ends: float) -> Decision:
+    """Decide the credit for a stretch of presence in a live lecture's room (直播).
+
+    The stream's position means nothing (a live edge, or a page from another platform), so the server's
+    clock is the measure: the stretch counts when the stream played in a visible, focused page, for the part
+    of it inside the lecture's scheduled time, under the same gap, check and daily-cap rules as video.
+    `state.furthest` is the lecture time credited so far and `state.chapter_seconds` the lecture's length.
+    """
+    t = beat.ts
+    refusals = [] if state.active else [SESSION_INACTIVE]
+    if state.last_ts is None:
+        return Decision(0.0, tuple(refusals) + (BASELINE,), t, state.furthest)
+    if t - state.last_ts > limits.max_gap:
+        refusals.append(GAP_TOO_LONG)
+    if not beat.playing:
+        refusals.append(NOT_PLAYING)
+    if not beat.visible:
+        refusals.append(HIDDEN)
+    if not beat.focused:
+        refusals.append(UNFOCUSED)
+    anchor = max(state.anchor_ts if state.anchor_ts is not None else state.last_ts, t - limits.max_gap)
+    lo, hi = max(anchor, starts), min(t, ends)
+    if not refusals and hi <= lo:
+        refusals.append(NOT_LIVE)
+    if refusals:
+        return Decision(0.0, tuple(refusals), t, state.furthest)
+    credit, reasons, new_anchor = hi - lo, [], t
+    if lo > anchor or hi < t:
+        reasons.append(LIVE_WINDOW)
+    if state.blocked_since is not None and credit > max(0.0, state.blocked_since - lo):
+        # Held, not lost, while a check is pending: the anchor stays where credit stopped, so a check that
+        # passes in time lets the next heartbeat earn the held time (within max_gap), as for video.
+        credit = max(0.0, state.blocked_since - lo)
+        reasons.append(CHECK_BLOCKED)
+        new_anchor = lo + credit
+    room = max(0.0, state.chapter_seconds - state.furthest)
+    if credit > room:
+        credit, reasons = room, reasons + [LECTURE_COMPLETE]
+    day_room = max(0.0, limits.daily_cap - state.day_credited)
+    if credit > day_room:
+        credit, reasons = day_room, reasons + [DAILY_CAP]
+    return Decision(credit, tuple(reasons), new_anchor, state.furthest + credit)
 
 
 def replay(beats, chapter_seconds, limits, furthest=0.0, day_credited=0.0, blocked_since=None):

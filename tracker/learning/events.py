@@ -41,7 +41,7 @@ def learner_status(sess, beat=None):
 
 def learner_update(s, sess, beat=None, answer=None):
     queue(s, "learner", {
-        "session_id": sess.id, "trainee_id": sess.trainee_id, "chapter_id": sess.chapter_id,
+        "session_id": sess.id, "trainee_id": sess.trainee_id, "chapter_id": sess.chapter_id, "lecture_id": sess.lecture_id,
         "position": beat["position"] if beat else sess.last_position,
         "last_beat_ts": sess.last_beat_ts, "status": learner_status(sess, beat),
         "session_credited_seconds": round(sess.credited_seconds, 1),

@@ -1,7 +1,7 @@
 """Classes, rosters and what a trainee is enrolled in."""
 from sqlalchemy import select
 
-from models import Chapter, ChapterProgress, Enrollment, TrainingClass, User
+from models import Chapter, ChapterProgress, Enrollment, LectureProgress, LiveLecture, TrainingClass, User
 from tracker import ledger
 from tracker.accounts.rules import RuleError, mask_id_number, validate_id_number
 
@@ -89,3 +89,28 @@ def day_remaining_seconds(s, trainee, now):
     cap = min((policy_for(p).daily_cap_seconds for p in profiles), default=policy_for("standard").daily_cap_seconds)
     today = s.get(DailyCredit, (trainee.id, cst_day(now)))
     return max(0.0, cap - (today.credited_seconds if today else 0.0))
+
+
+def credited_within(progress, items):
+    """Σ min(credited, length) over (key, length) items: time beyond one item's length never counts for another."""
+    return sum(min(progress.get(key, 0.0), length) for key, length in items)
+
+
+def class_online_time(s, trainee, cls):
+    """(credited, required) online seconds of a class: the length of its chapters and the scheduled time of its
+    live lectures (cancelled ones aside), and what the trainee has been credited of each. The exam's unlock
+    and the certificate's hours requirement both measure this."""
+    chapters = [(("chapter", ch.id), ch.seconds) for course in cls.courses for ch in course.chapters]
+    lectures = [(("lecture", x.id), x.seconds) for x in s.scalars(
+        select(LiveLecture).where(LiveLecture.class_id == cls.id, LiveLecture.status != "cancelled"))]
+    progress = {}
+    if chapters:
+        progress.update({("chapter", cid): sec for cid, sec in s.execute(
+            select(ChapterProgress.chapter_id, ChapterProgress.credited_seconds).where(
+                ChapterProgress.trainee_id == trainee.id, ChapterProgress.chapter_id.in_([k[1] for k, _ in chapters])))})
+    if lectures:
+        progress.update({("lecture", lid): sec for lid, sec in s.execute(
+            select(LectureProgress.lecture_id, LectureProgress.credited_seconds).where(
+                LectureProgress.trainee_id == trainee.id, LectureProgress.lecture_id.in_([k[1] for k, _ in lectures])))})
+    items = chapters + lectures
+    return credited_within(progress, items), float(sum(length for _key, length in items))

@@ -7,7 +7,10 @@ import time
 from flask import current_app
 from sqlalchemy import select
 
-from models import Chapter, ChapterProgress, DailyCredit, Heartbeat, LearningSession, SessionCheck, TrainingClass
+from models import (
+    Chapter, ChapterProgress, DailyCredit, Enrollment, Heartbeat, LearningSession, LectureProgress, LiveLecture,
+    SessionCheck, TrainingClass,
+)
 from tracker import ledger
 from tracker.accounts.rules import RuleError
 from tracker.learning import checks, crediting, events
@@ -45,17 +48,46 @@ def start_session(s, trainee, chapter_id, address=None, user_agent=None, now=Non
     chapter, class_id = chapter_in_trainee_classes(s, trainee, chapter_id)
     if chapter is None:
         raise RuleError("not_enrolled", "章节不存在，或您不在包含该章节的班期中", "chapter_id", status=404)
+    return _open_session(s, trainee, class_id, now, address, user_agent, chapter_id=chapter.id)
+
+
+# A live room opens this long before the lecture starts (time before the start is recorded, never credited).
+LIVE_EARLY_SECONDS = 15 * 60
+
+
+def start_lecture_session(s, trainee, lecture_id, address=None, user_agent=None, now=None):
+    """Enter a live lecture's room (直播间): a session like a chapter's, with the same checks, credited by presence."""
+    now = now or server_now()
+    if not isinstance(lecture_id, int) or isinstance(lecture_id, bool):
+        raise RuleError("invalid_field", "lecture_id 须为整数", "lecture_id")
+    lecture = s.get(LiveLecture, lecture_id)
+    enrolled = lecture is not None and s.scalar(select(Enrollment.id).where(
+        Enrollment.class_id == lecture.class_id, Enrollment.trainee_id == trainee.id)) is not None
+    if not enrolled:
+        raise RuleError("not_enrolled", "直播不存在，或您不在该直播所属班期中", "lecture_id", status=404)
+    if lecture.status == "cancelled":
+        raise RuleError("lecture_cancelled", "该场直播已取消", "lecture_id", status=409)
+    if now < lecture.starts_ts - LIVE_EARLY_SECONDS:
+        raise RuleError("lecture_not_open", f"直播间在开播前{LIVE_EARLY_SECONDS // 60}分钟开放", "lecture_id", status=409)
+    if now >= lecture.ends_ts:
+        raise RuleError("lecture_over", "该场直播已结束", "lecture_id", status=409)
+    return _open_session(s, trainee, lecture.class_id, now, address, user_agent, lecture_id=lecture.id)
+
+
+def _open_session(s, trainee, class_id, now, address, user_agent, chapter_id=None, lecture_id=None):
     others = s.scalars(select(LearningSession).where(LearningSession.trainee_id == trainee.id,
                                                      LearningSession.status == "active").with_for_update()).all()
     for other in others:
         end_session(s, other, "replaced", now=now)
     sess = LearningSession(
-        trainee_id=trainee.id, chapter_id=chapter.id, class_id=class_id, started_ts=now, status="active",
-        address=(address or "")[:64], user_agent=(user_agent or "")[:300], next_attention_ts=checks.next_attention(now),
+        trainee_id=trainee.id, chapter_id=chapter_id, lecture_id=lecture_id, class_id=class_id, started_ts=now,
+        status="active", address=(address or "")[:64], user_agent=(user_agent or "")[:300],
+        next_attention_ts=checks.next_attention(now),
     )
     s.add(sess)
     s.flush()
-    ledger.append(s, "session.started", {"session_id": sess.id, "chapter_id": chapter.id, "class_id": class_id,
+    where = {"chapter_id": chapter_id} if chapter_id is not None else {"lecture_id": lecture_id}
+    ledger.append(s, "session.started", {"session_id": sess.id, **where, "class_id": class_id,
                                           "address": sess.address, "user_agent": sess.user_agent,
                                           "replaced": [o.id for o in others]},
                   actor_id=trainee.id, subject_id=trainee.id)
@@ -75,14 +107,20 @@ def pending_checks_json(s, sess, now):
 
 
 def session_json(s, sess):
+    now = server_now()
+    body = {"session_id": sess.id, "class_id": sess.class_id, "status": sess.status,
+            "heartbeat_interval": current_app.config["TRACKER_HEARTBEAT_INTERVAL"],
+            "check": pending_checks_json(s, sess, now)[0]}
+    if sess.lecture_id is not None:
+        lecture = s.get(LiveLecture, sess.lecture_id)
+        progress = s.get(LectureProgress, (sess.trainee_id, sess.lecture_id))
+        return {**body, "lecture_id": lecture.id, "lecture_seconds": round(lecture.seconds),
+                "starts_in_seconds": round(max(0.0, lecture.starts_ts - now), 1),
+                "ends_in_seconds": round(max(0.0, lecture.ends_ts - now), 1),
+                "lecture_credited_seconds": round(progress.credited_seconds, 3) if progress else 0.0}
     progress = s.get(ChapterProgress, (sess.trainee_id, sess.chapter_id))
-    return {
-        "session_id": sess.id, "chapter_id": sess.chapter_id, "class_id": sess.class_id, "status": sess.status,
-        "heartbeat_interval": current_app.config["TRACKER_HEARTBEAT_INTERVAL"],
-        "resume_position": progress.credited_seconds if progress else 0.0,
-        "chapter_seconds": sess.chapter.seconds,
-        "check": pending_checks_json(s, sess, server_now())[0],
-    }
+    return {**body, "chapter_id": sess.chapter_id, "resume_position": progress.credited_seconds if progress else 0.0,
+            "chapter_seconds": sess.chapter.seconds}
 
 
 def parse_heartbeat(data):
@@ -126,10 +164,10 @@ def _day_credit(s, trainee_id, day):
     return row
 
 
-def _chapter_progress(s, trainee_id, chapter_id):
-    row = s.get(ChapterProgress, (trainee_id, chapter_id))
+def _progress(s, model, trainee_id, key, value):
+    row = s.get(model, (trainee_id, value))
     if row is None:
-        row = ChapterProgress(trainee_id=trainee_id, chapter_id=chapter_id, credited_seconds=0.0)
+        row = model(trainee_id=trainee_id, **{key: value}, credited_seconds=0.0)
         s.add(row)
         s.flush()
     return row
@@ -142,15 +180,23 @@ def preload_for_heartbeats(s, session_ids, now):
     rows = s.scalars(select(LearningSession).where(LearningSession.id.in_(session_ids)).with_for_update()).all()
     if not rows:
         return []
-    trainees, chapters = {r.trainee_id for r in rows}, {r.chapter_id for r in rows}
-    return [
+    trainees = {r.trainee_id for r in rows}
+    chapters = {r.chapter_id for r in rows if r.chapter_id is not None}
+    lectures = {r.lecture_id for r in rows if r.lecture_id is not None}
+    loaded = [
         *rows,
-        *s.scalars(select(Chapter).where(Chapter.id.in_(chapters))),
         *s.scalars(select(TrainingClass).where(TrainingClass.id.in_({r.class_id for r in rows}))),
-        *s.scalars(select(ChapterProgress).where(ChapterProgress.trainee_id.in_(trainees),
-                                                 ChapterProgress.chapter_id.in_(chapters))),
         *s.scalars(select(DailyCredit).where(DailyCredit.trainee_id.in_(trainees), DailyCredit.day == cst_day(now))),
     ]
+    if chapters:
+        loaded += [*s.scalars(select(Chapter).where(Chapter.id.in_(chapters))),
+                   *s.scalars(select(ChapterProgress).where(ChapterProgress.trainee_id.in_(trainees),
+                                                            ChapterProgress.chapter_id.in_(chapters)))]
+    if lectures:
+        loaded += [*s.scalars(select(LiveLecture).where(LiveLecture.id.in_(lectures))),
+                   *s.scalars(select(LectureProgress).where(LectureProgress.trainee_id.in_(trainees),
+                                                            LectureProgress.lecture_id.in_(lectures)))]
+    return loaded
 
 
 def lock_session(s, session_id, trainee_id):
@@ -168,26 +214,34 @@ def record_heartbeat(s, sess, beat, now=None):
         earlier = s.scalar(select(Heartbeat.answer).where(Heartbeat.session_id == sess.id, Heartbeat.seq == beat["seq"]))
         if earlier is not None:
             return json.loads(earlier)
-    chapter = s.get(Chapter, sess.chapter_id)
     cls = s.get(TrainingClass, sess.class_id)
     limits = limits_for(cls)
-    progress = _chapter_progress(s, sess.trainee_id, sess.chapter_id)
     day = _day_credit(s, sess.trainee_id, cst_day(now))
     checks.due_checks(s, sess, cls.photo_checks, now)
     late = beat["seq"] < sess.last_seq  # arrived after a later one: recorded, never credited
+    if sess.lecture_id is not None:
+        lecture = s.get(LiveLecture, sess.lecture_id)
+        progress = _progress(s, LectureProgress, sess.trainee_id, "lecture_id", sess.lecture_id)
+        length = lecture.seconds
+    else:
+        chapter = s.get(Chapter, sess.chapter_id)
+        progress = _progress(s, ChapterProgress, sess.trainee_id, "chapter_id", sess.chapter_id)
+        length = float(chapter.seconds)
     state = State(
         last_ts=sess.last_beat_ts, last_position=sess.last_position, anchor_ts=sess.anchor_ts,
-        furthest=progress.credited_seconds, chapter_seconds=float(chapter.seconds), day_credited=day.credited_seconds,
+        furthest=progress.credited_seconds, chapter_seconds=length, day_credited=day.credited_seconds,
         active=sess.status == "active", blocked_since=sess.blocked_since,
     )
+    stretch = Beat(now, beat["position"], beat["rate"], beat["playing"], beat["visible"], beat["focused"])
     if late:
         decision = crediting.Decision(0.0, (crediting.OUT_OF_ORDER,), sess.anchor_ts, progress.credited_seconds)
+    elif sess.lecture_id is not None:
+        decision = crediting.credit_presence(state, stretch, limits, lecture.starts_ts, lecture.ends_ts)
     else:
-        decision = crediting.credit_stretch(
-            state, Beat(now, beat["position"], beat["rate"], beat["playing"], beat["visible"], beat["focused"]), limits)
+        decision = crediting.credit_stretch(state, stretch, limits)
     credited = round(decision.credited, 3)
     if credited:
-        progress.credited_seconds = min(float(chapter.seconds), progress.credited_seconds + credited)
+        progress.credited_seconds = min(length, progress.credited_seconds + credited)
         day.credited_seconds += credited
         sess.credited_seconds += credited
     if not late and sess.status == "active":
@@ -198,8 +252,10 @@ def record_heartbeat(s, sess, beat, now=None):
         "seq": beat["seq"],
         "credited_seconds": credited,
         "session_credited_seconds": round(sess.credited_seconds, 3),
-        "chapter_credited_seconds": round(progress.credited_seconds, 3),
-        "furthest": round(progress.credited_seconds, 3),
+        **({"lecture_credited_seconds": round(progress.credited_seconds, 3),
+            "ends_in_seconds": round(max(0.0, lecture.ends_ts - now), 1)} if sess.lecture_id is not None else
+           {"chapter_credited_seconds": round(progress.credited_seconds, 3),
+            "furthest": round(progress.credited_seconds, 3)}),
         "day_remaining_seconds": round(max(0.0, limits.daily_cap - day.credited_seconds), 3),
         "reasons": list(decision.reasons),
         "session_active": sess.status == "active",
@@ -231,7 +287,8 @@ def end_session(s, sess, reason, now=None):
 
 def session_totals(sess):
     end = sess.ended_ts or sess.last_beat_ts or sess.started_ts
-    return {"session_id": sess.id, "chapter_id": sess.chapter_id, "class_id": sess.class_id, "status": sess.status,
+    where = {"chapter_id": sess.chapter_id} if sess.lecture_id is None else {"lecture_id": sess.lecture_id}
+    return {"session_id": sess.id, **where, "class_id": sess.class_id, "status": sess.status,
             "end_reason": sess.end_reason, "heartbeats": sess.beats,
             "credited_seconds": round(sess.credited_seconds, 3), "wall_seconds": round(end - sess.started_ts, 3)}
 
@@ -264,8 +321,9 @@ def seal_heartbeats(s, sess):
     rows = _rows_between(s, sess.id, sess.sealed_upto_id)
     if not rows:
         return None
+    where = {"chapter_id": sess.chapter_id} if sess.lecture_id is None else {"lecture_id": sess.lecture_id}
     entry = ledger.append(s, "heartbeats.sealed", {
-        "session_id": sess.id, "chapter_id": sess.chapter_id, "class_id": sess.class_id,
+        "session_id": sess.id, **where, "class_id": sess.class_id,
         "after_id": sess.sealed_upto_id, "upto_id": rows[-1].id, "count": len(rows),
         "first_seq": rows[0].seq, "last_seq": rows[-1].seq,
         "credited_seconds": round(sum(r.credited_seconds for r in rows), 3), "digest": heartbeats_digest(rows),
@@ -294,9 +352,14 @@ def sweep_stale(s, now=None):
         | (LearningSession.last_beat_ts < now - STALE_AFTER))).all()
     for sess in stale:
         end_session(s, sess, "timeout", now=now)
+    # A live room closes with its lecture (after a gap's grace, so the last stretch can still arrive).
+    over = s.scalars(select(LearningSession).join(LiveLecture, LiveLecture.id == LearningSession.lecture_id).where(
+        LearningSession.status == "active", LiveLecture.ends_ts < now - 4 * current_app.config["TRACKER_HEARTBEAT_INTERVAL"])).all()
+    for sess in over:
+        end_session(s, sess, "lecture_over", now=now)
     from tracker.assessment.services import expire_open_exams  # assessment builds on sessions: import late
 
     expire_open_exams(s, now)
-    return len(stale)
+    return len(stale) + len(over)
 
 

@@ -54,6 +54,41 @@ class LearnNamespace(Namespace):
         join_room(f"class:{sess.class_id}")  # the class's notices (公告) reach the player
         return {"ok": True, "status": sess.status}
 
+    def on_live_join(self, data):
+        """Enter a live lecture's room: {lecture_id} → the session to send heartbeats on (as POST
+        /lectures/<id>/sessions). Presence is then the heartbeat stream; a dropped connection loses nothing,
+        the session goes on when it comes back within the gap a heartbeat may leave."""
+        s = db.session
+        try:
+            trainee = s.get(User, self.users.get(request.sid))
+            sessions.sweep_stale(s)
+            sess = sessions.start_lecture_session(s, trainee, (data or {}).get("lecture_id"), request.remote_addr,
+                                                  request.user_agent.string if request.user_agent else None)
+            body = sessions.session_json(s, sess)
+            events.commit(s)
+        except RuleError as e:
+            s.rollback()
+            events.discard(s)
+            return _error(e)
+        join_room(f"session:{sess.id}")
+        join_room(f"class:{sess.class_id}")
+        return body
+
+    def on_live_leave(self, data):
+        """Leave the room: the session ends and its heartbeats are sealed."""
+        s = db.session
+        try:
+            sess = sessions.lock_session(s, int((data or {}).get("session_id", 0)), self.users.get(request.sid))
+            if sess.lecture_id is None:
+                raise RuleError("not_found", "直播会话不存在", status=404)
+            totals = sessions.end_session(s, sess, "left")
+            events.commit(s)
+        except (RuleError, TypeError, ValueError):
+            s.rollback()
+            events.discard(s)
+            return {"error": {"code": "not_found", "message": "直播会话不存在"}}
+        return totals
+
     def on_heartbeat(self, data):
         try:
             beat = sessions.parse_heartbeat(data)
