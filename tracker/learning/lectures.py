@@ -106,6 +106,11 @@ def cancel_lecture(s, lecture, actor, reason, now):
     lecture.status = "cancelled"
     ledger.append(s, "lecture.cancelled", {"lecture_id": lecture.id, "class_id": lecture.class_id, "reason": reason},
                   actor_id=actor.id)
+    from tracker.learning.sessions import end_session  # sessions builds on this module's models only: import late
+
+    for sess in s.scalars(select(LearningSession).where(LearningSession.lecture_id == lecture.id,
+                                                        LearningSession.status == "active").with_for_update()):
+        end_session(s, sess, "lecture_cancelled", now=now)  # those waiting in the room are told
     return lecture
 
 
