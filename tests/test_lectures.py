@@ -204,8 +204,18 @@ def test_attendance_is_credited_sealed_and_shown_to_staff(app, world):
             seals = [json.loads(p) for p in s.scalars(select(LedgerEntry.payload).where(LedgerEntry.kind == "heartbeats.sealed"))]
             assert seals and all(p["lecture_id"] == lid for p in seals)
             rows = {r["trainee_id"]: r for r in lectures.attendance(s, s.get(LiveLecture, lid))}
+            from tracker.learning.record import trainee_record
+            from tracker.regulator.trace import _sessions
+
+            rec = trainee_record(s, s.get(User, uid))
+            traced = _sessions(s, s.get(User, uid))[0]
         me = rows[uid]
         assert me["credited_seconds"] == pytest.approx(345) and me["sessions"] == 1 and "*" in me["id_mask"]
+        # the trainee's record and the inspector's trace show the lecture beside the chapters
+        assert rec["lectures"][0]["credited_seconds"] == pytest.approx(345)
+        assert rec["total_credited_seconds"] == pytest.approx(345) and rec["sessions"][0]["lecture_title"] == "安全用电直播答疑"
+        assert traced[0]["lecture_id"] == lid and traced[0]["chapter"] == "直播：安全用电直播答疑"
+        assert traced[0]["end_reason_label"] == "离开直播间"
         assert rows[world["trainees"][1]["user_id"]]["credited_seconds"] == 0
 
 

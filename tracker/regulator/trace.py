@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from models import (
     Attempt, AttemptAnswer, Chapter, Course, DailyCredit, FaceEnrolment, FaceFlag, FacePhoto, Heartbeat,
-    LearningSession, QaPost, SessionCheck, TrainingClass, User,
+    LearningSession, LiveLecture, QaPost, SessionCheck, TrainingClass, User,
 )
 from tracker.assessment import rules
 from tracker.assessment.services import paper_questions
@@ -173,8 +173,10 @@ def _flags(s, trainee):
 
 
 def _sessions(s, trainee):
-    rows = s.execute(select(LearningSession, Chapter.title, Course.title, TrainingClass.name)
-                     .join(Chapter, Chapter.id == LearningSession.chapter_id).join(Course, Course.id == Chapter.course_id)
+    rows = s.execute(select(LearningSession, Chapter.title, Course.title, TrainingClass.name, LiveLecture.title)
+                     .outerjoin(Chapter, Chapter.id == LearningSession.chapter_id)
+                     .outerjoin(Course, Course.id == Chapter.course_id)
+                     .outerjoin(LiveLecture, LiveLecture.id == LearningSession.lecture_id)
                      .join(TrainingClass, TrainingClass.id == LearningSession.class_id)
                      .where(LearningSession.trainee_id == trainee.id).order_by(LearningSession.started_ts)).all()
     beats = defaultdict(list)
@@ -188,7 +190,7 @@ def _sessions(s, trainee):
             beats[sid].append((seq, ts, position, credited, reasons))
             envs.setdefault(sid, env)
     out, spans = [], []
-    for x, chapter, course, class_name in rows:
+    for x, chapter, course, class_name, lecture in rows:
         env = _env(envs.get(x.id))
         times = [b[1] for b in beats[x.id]]
         spans += active_spans(times, STUDY_GAP)
@@ -197,7 +199,8 @@ def _sessions(s, trainee):
         for st in parts:
             st["from"], st["to"] = cst(st["from_ts"]), cst(st["to_ts"])
         out.append({"session_id": x.id, "class_id": x.class_id, "class": class_name, "chapter_id": x.chapter_id,
-                    "chapter": f"{course} · {chapter}", "status": x.status, "started_ts": x.started_ts,
+                    "lecture_id": x.lecture_id, "chapter": f"直播：{lecture}" if x.lecture_id else f"{course} · {chapter}",
+                    "status": x.status, "started_ts": x.started_ts,
                     "started": cst(x.started_ts), "ended_ts": x.ended_ts, "ended": cst(x.ended_ts),
                     "wall_seconds": round((end or x.started_ts) - x.started_ts, 1),
                     "end_reason": x.end_reason, "end_reason_label": END_REASONS.get(x.end_reason, x.end_reason or "进行中"),
