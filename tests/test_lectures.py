@@ -280,6 +280,12 @@ def test_the_exam_and_certificate_count_the_lectures(app, world):
         assert required == chapters_only + 3600
         assert credited == pytest.approx(60)
         assert s.get(LectureProgress, (uid, lid)).credited_seconds == pytest.approx(60)
+        from tracker.certificates.rules import online_hours
+        from tracker.certificates.services import lecture_totals
+
+        assert online_hours(s, trainee, cls).required == int(required)
+        assert lecture_totals(s, trainee, cls) == {"count": 1, "required_seconds": 3600, "credited_seconds": 60,
+                                                   "required_class_hours": 1.33, "credited_class_hours": 0.02}
 
 
 # --- the API -------------------------------------------------------------------------------------------------------

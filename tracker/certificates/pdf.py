@@ -102,8 +102,11 @@ def certificate_pdf(document_text, verify_url, revoked=None):
     ]
     story.append(_table(rows, [28 * mm, width / 2 - 28 * mm, 28 * mm, width / 2 - 28 * mm], st["cell"], header=False))
     story += [_p("课程与有效学时", st["h2"])]
-    course_rows = [["课程", "章节数", "规定课时", "有效课时"]] + [
+    course_rows = [["课程", "章节或场次", "规定课时", "有效课时"]] + [
         [c["title"], c["chapters"], c["required_class_hours"], c["credited_class_hours"]] for c in facts["courses"]]
+    if facts.get("lectures"):
+        live = facts["lectures"]
+        course_rows.append(["直播课（按在场时长计）", live["count"], live["required_class_hours"], live["credited_class_hours"]])
     story.append(_table(course_rows, [width - 75 * mm, 20 * mm, 27 * mm, 28 * mm], st["cell"]))
     story += [Spacer(1, 6 * mm), _p(
         f"兹证明 {trainee['name']} 于 {inst['name']} 参加“{cls['name']}”线上培训，完成规定线上学时。"

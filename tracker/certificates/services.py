@@ -8,7 +8,8 @@ from datetime import datetime, timezone
 from sqlalchemy import func, select
 
 from models import (
-    Certificate, CertificateRevocation, LearningSession, LedgerEntry, LedgerHead, TrainingClass, User,
+    Certificate, CertificateRevocation, LearningSession, LectureProgress, LedgerEntry, LedgerHead, LiveLecture, TrainingClass,
+    User,
 )
 from tracker import ledger
 from tracker.accounts.rules import RuleError, mask_id_number
@@ -88,6 +89,7 @@ def certificate_facts(s, trainee, cls, number, issuer, elig, now=None):
         c["credited_seconds"] = int(c["credited_seconds"])
         c["required_class_hours"], c["credited_class_hours"] = class_hours(c["required_seconds"]), class_hours(c["credited_seconds"])
     inst = cls.institution
+    live = lecture_totals(s, trainee, cls)
     return {
         "document": DOCUMENT_TITLE,
         "number": number,
@@ -98,6 +100,7 @@ def certificate_facts(s, trainee, cls, number, issuer, elig, now=None):
                   "start_date": cls.start_date.isoformat() if cls.start_date else None,
                   "end_date": cls.end_date.isoformat() if cls.end_date else None, "policy_profile": cls.policy_profile},
         "courses": list(courses.values()),
+        **({"lectures": live} if live else {}),
         "online": elig["facts"].get("online"),
         "exam": elig["facts"].get("exam"),
         "photo_checks_passed": photo_checks_passed(s, trainee, cls),
@@ -106,6 +109,20 @@ def certificate_facts(s, trainee, cls, number, issuer, elig, now=None):
         "issued_at": rfc3339(now),
         "issued_by": {"user_id": issuer.id, "name": issuer.name},
     }
+
+
+def lecture_totals(s, trainee, cls):
+    """The class's live lectures (直播) as one line of the certificate, or None when it has none."""
+    rows = s.execute(select(LiveLecture, LectureProgress.credited_seconds)
+                     .outerjoin(LectureProgress, (LectureProgress.lecture_id == LiveLecture.id)
+                                & (LectureProgress.trainee_id == trainee.id))
+                     .where(LiveLecture.class_id == cls.id, LiveLecture.status != "cancelled")).all()
+    if not rows:
+        return None
+    required = int(sum(x.seconds for x, _ in rows))
+    credited = int(sum(min(c or 0.0, x.seconds) for x, c in rows))
+    return {"count": len(rows), "required_seconds": required, "credited_seconds": credited,
+            "required_class_hours": class_hours(required), "credited_class_hours": class_hours(credited)}
 
 
 def next_number(s, cls, year):
