@@ -34,7 +34,7 @@ def create_app(config=None):
     from tracker.learning import sockets
     from tracker.certificates import routes as certificate_routes
     from tracker.regulator import routes as regulator_routes
-    from tracker.ledger import checkpoints
+    from tracker import housekeeping
     from tracker import proctoring
     from tracker.cli import register_cli
     from tracker.assessment import requirements
@@ -59,7 +59,7 @@ def create_app(config=None):
     proctoring.init_app(app)
     app.register_blueprint(api_routes.bp)
     csrf.exempt(api_routes.bp)  # bearer tokens; cookie-authenticated API writes check CSRF in api_auth
-    checkpoints.init_app(app)  # signs a checkpoint at least every minute while entries arrive
+    housekeeping.init_app(app)  # checkpoints at least every minute while entries arrive; silent sessions closed
     requirements.register()  # a certificate needs the chapter quizzes and the final exam passed
     register_cli(app)
     return app

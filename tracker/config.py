@@ -28,6 +28,8 @@ def load_config(overrides=None):
         "TRACKER_ATTENTION_DEADLINE": _int("TRACKER_ATTENTION_DEADLINE", 60),
         # Seconds between signed checkpoints of the ledger while entries arrive (0: only on demand).
         "TRACKER_CHECKPOINT_INTERVAL": _float("TRACKER_CHECKPOINT_INTERVAL", 60.0),
+        # Seconds between sweeps that close silent sessions and finished live rooms (0: only when a session starts).
+        "TRACKER_SWEEP_INTERVAL": _float("TRACKER_SWEEP_INTERVAL", 60.0),
         # Public address printed in certificates' QR codes when the platform sits behind a proxy.
         "TRACKER_PUBLIC_URL": os.environ.get("TRACKER_PUBLIC_URL", ""),
         "TRACKER_QUIZ_UNLOCK_SHARE": _float("TRACKER_QUIZ_UNLOCK_SHARE", 0.95),

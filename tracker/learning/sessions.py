@@ -11,7 +11,7 @@ from models import (
     Chapter, ChapterProgress, DailyCredit, Enrollment, Heartbeat, LearningSession, LectureProgress, LiveLecture,
     SessionCheck, TrainingClass,
 )
-from tracker import ledger
+from tracker import housekeeping, ledger
 from tracker.accounts.rules import RuleError
 from tracker.learning import checks, crediting, events
 from tracker.learning.crediting import Beat, Limits, State, cst_day
@@ -363,3 +363,19 @@ def sweep_stale(s, now=None):
     return len(stale) + len(over)
 
 
+
+
+@housekeeping.every("close silent sessions", lambda cfg: cfg["TRACKER_SWEEP_INTERVAL"])
+def _sweep(app):
+    from tracker.extensions import db
+
+    s = db.session
+    try:
+        sweep_stale(s)
+        events.commit(s)  # the players and monitors of closed sessions are told
+    except BaseException:
+        s.rollback()
+        events.discard(s)
+        raise
+    finally:
+        db.session.remove()

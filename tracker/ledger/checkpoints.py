@@ -3,7 +3,6 @@ append-only table, published through the API, and checked by `tracker ledger ver
 import json
 import logging
 import os
-import threading
 import time
 from datetime import datetime, timezone
 
@@ -11,6 +10,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import select
 
 from models import LedgerCheckpoint, LedgerHead
+from tracker import housekeeping
 from tracker.ledger import keys, offline, tree
 from tracker.ledger.chain import canonical_json, entry_body
 
@@ -97,36 +97,14 @@ def on_append(s, body):
 # --- the timer in each serving process -----------------------------------------------------------------------------
 
 
-def init_app(app):
-    """Start the checkpoint timer with the first request a server answers (never in the CLI or in tests)."""
-    state = {"started": False, "lock": threading.Lock()}
+@housekeeping.every("sign checkpoints", lambda cfg: min(cfg["TRACKER_CHECKPOINT_INTERVAL"], 15)
+                   if cfg["TRACKER_CHECKPOINT_INTERVAL"] > 0 else 0)
+def _sign_due_checkpoint(app):
+    """Sign the last entries before a quiet spell too (appending signs only while entries arrive)."""
+    from tracker.extensions import db
 
-    @app.before_request
-    def _start_timer():
-        if state["started"] or app.config.get("TESTING"):
-            return
-        with state["lock"]:
-            if state["started"]:
-                return
-            state["started"] = True
-        with app.app_context():
-            every = interval()
-        if every > 0:
-            from tracker.extensions import socketio
-
-            socketio.start_background_task(_timer, app, every)
-
-
-def _timer(app, every):
-    from tracker.extensions import db, socketio
-
-    while True:
-        socketio.sleep(min(every, 15))
-        try:
-            with app.app_context(), db.transaction() as s:
-                checkpoint_if_due(s)
-        except Exception:  # the next tick tries again; a failed checkpoint must not end the timer
-            log.exception("checkpoint timer")
+    with db.transaction() as s:
+        checkpoint_if_due(s)
 
 
 # --- verification and export ---------------------------------------------------------------------------------------
