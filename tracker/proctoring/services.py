@@ -14,7 +14,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from models import (
     Enrollment, FaceEnrolment, FaceFlag, FacePhoto, LearningSession, ProctoringPolicy, SessionCheck, TrainingClass,
@@ -173,6 +173,23 @@ def give_consent(s, user, address=None):
 # ---------------------------------------------------------------------------------------------------------
 # Enrolment
 
+# pg_advisory_xact_lock key of face enrolment (any 64-bit number no other lock uses): "face" in ASCII.
+ENROLMENT_LOCK_KEY = 0x66616365
+
+
+def lock_enrolments(s):
+    """Serialise enrolments, from here to the end of the caller's transaction, across processes and machines.
+
+    The search for the same face under another ID and the insert of the new enrolment must be one step: else two
+    accounts enrolling one face at the same instant each search, find nothing (the other has not committed), and
+    both get through. SQLite is serialised already: every transaction takes the database's write lock as it begins
+    (BEGIN IMMEDIATE, tracker.extensions). PostgreSQL takes a transaction-level advisory lock, released at commit or
+    rollback; at READ COMMITTED (the default, which the platform keeps) the search that follows sees whatever the
+    previous holder committed. Enrolments are rare, and face analysis happens before, outside any transaction.
+    """
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ENROLMENT_LOCK_KEY})
+
 def enrol(s, user, data, source="upload", address=None):
     """Enrol the trainee's face from one picture; refuse (and flag) a face enrolled under another ID."""
     if user.role != "trainee":
@@ -193,6 +210,7 @@ def enrol(s, user, data, source="upload", address=None):
 
     written, committed = [], False
     try:
+        lock_enrolments(s)  # before the search: two accounts enrolling one face at once must not both miss the other
         s.scalar(select(User).where(User.id == user_id).with_for_update())  # one enrolment per account at a time
         others = s.execute(select(FaceEnrolment.trainee_id, FaceEnrolment.encoding).where(
             FaceEnrolment.active, FaceEnrolment.trainee_id != user_id)).all()
