@@ -14,6 +14,8 @@ APPEND_ONLY = ["ledger_entries", "heartbeats", "merkle_nodes", "ledger_checkpoin
                "certificate_revocations"]
 # Assessment evidence: questions are versioned, never edited; answers, Q&A posts and notices only grow.
 APPEND_ONLY += ["bank_questions", "bank_retirements", "attempt_answers", "qa_posts", "class_notices"]
+# The regulator's reviews of anomalies: a later review supersedes an earlier one, which stays.
+APPEND_ONLY += ["anomaly_reviews"]
 
 
 def alembic_config(url):

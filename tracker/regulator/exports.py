@@ -1,6 +1,7 @@
 """Exports for the archive (003 art. 23): a trainee's trace and a class's archive, as XLSX (openpyxl) and PDF
 (reportlab, the Chinese font embedded). ID numbers and phones are masked everywhere."""
 import io
+import json
 from collections import defaultdict
 from datetime import datetime, timezone
 
@@ -17,9 +18,11 @@ from sqlalchemy import func, select
 from models import (
     Attempt, Certificate, CertificateRevocation, ChapterProgress, Enrollment, Heartbeat, LearningSession, SessionCheck, User,
 )
+from models.regulator import AnomalyReview
 from tracker.accounts.rules import mask_id_number, mask_phone
 from tracker.certificates.pdf import font
 from tracker.learning.policy import policy_for
+from tracker.regulator import reviews
 from tracker.regulator.anomalies import CST, cst_date
 from tracker.regulator.evidence import cst
 
@@ -51,6 +54,14 @@ def now_cst():
 # Tables as rows: one definition serves the workbook and the PDF
 
 
+REVIEW_HEADER = ["核查时间", "人社部门", "结论", "核查说明", "核查时评分", "核查时的异常线索", "状态", "台账序号"]
+
+
+def sign_summary(signs):
+    """A snapshot's signs in one line: label (points)."""
+    return "、".join(f"{s['label']}（{s['points']}）" for s in signs) or "未发现异常"
+
+
 def trace_tables(trace):
     """[(title, header, rows)] of a trace."""
     t, risk = trace["trainee"], trace["risk"]
@@ -74,10 +85,14 @@ def trace_tables(trace):
                 q["answered"]] for a in trace["attempts"] for q in a["questions"]]
     qa = [[th["thread_id"], th["chapter"], p["at"], p["author"], p["text"]] for th in trace["qa"] for p in th["posts"]]
     daily = [[d["day"], minutes(d["credited_seconds"]), class_hours(d["credited_seconds"])] for d in trace["daily"]]
+    reviewed = [[r["at"], r["regulator"]["name"], r["conclusion_label"], r["note"], f"{r['score']}（{r['level_label']}）",
+                 sign_summary(r["signs"]), "当前结论" if r["current"] else "已被后续核查取代", r["ledger_seq"]]
+                for r in trace.get("reviews", [])]
     hours = [[d["day"], *[minutes(x) for x in d["hours"]]] for d in trace["hours"]["days"]]
     return [
         ("学员概况", ["项目", "内容"], facts),
         ("异常线索", ["异常", "权重", "强度", "得分", "证据"], signs),
+        ("监督检查记录", REVIEW_HEADER, reviewed),
         ("学习会话", ["会话", "开始", "结束", "班期", "章节", "网络地址", "用户代理", "心跳", "计入（分钟）", "结束原因"], sessions),
         ("计时片段", ["会话", "起", "止", "首个心跳", "末个心跳", "心跳数", "判定", "计入（秒）", "原因代码", "原因"], stretches),
         ("拍照核验", ["核验", "类型", "发起", "作答", "结果", "原因", "人脸距离", "照片 SHA-256"], checks),
@@ -90,7 +105,8 @@ def trace_tables(trace):
 
 
 def class_archive(s, cls):
-    """The archive of a class (003 art. 23): plan, roster, attendance, photo checks, exam results, certificates."""
+    """The archive of a class (003 art. 23): plan, roster, attendance, photo checks, exam results, certificates and
+    supervision records (the regulator's reviews of its trainees' anomalies)."""
     chapters = [(course, ch) for course in cls.courses for ch in course.chapters]
     chapter_ids = [ch.id for _, ch in chapters]
     required = sum(ch.seconds for _, ch in chapters)
@@ -144,6 +160,7 @@ def class_archive(s, cls):
                         "" if best is None else ("通过" if best.passed else "未通过"),
                         "" if best is None else cst(best.submitted_ts, False)])
     names = {u.id: (u.name, mask_id_number(u.id_number)) for u, _ in roster}
+    supervision = review_rows(s, [u.id for u, _ in roster], names)
     for cert, revoked in s.execute(select(Certificate, CertificateRevocation.reason).outerjoin(CertificateRevocation)
                                    .where(Certificate.class_id == cls.id).order_by(Certificate.id)):
         certs.append([*names.get(cert.trainee_id, (cert.trainee_id, "")), cert.number, cst_day_of(cert.issued_at),
@@ -167,7 +184,30 @@ def class_archive(s, cls):
         ("拍照核验", ["姓名", "身份证号码", "发起", "通过", "未通过", "超时", "待答", "通过率"], photo),
         ("结业考试", ["姓名", "身份证号码", "考试次数", "最高分", "满分", "结果", "交卷时间"], results),
         ("培训证明", ["姓名", "身份证号码", "证书编号", "出具日期", "状态"], certs),
+        ("监督检查记录", ["姓名", "身份证号码", *REVIEW_HEADER], supervision),
     ]}
+
+
+def review_rows(s, trainee_ids, names):
+    """The regulator's reviews (核查处置) of these trainees, in roster order, newest first per trainee. Each keeps the
+    findings as they stood when it was made; only their labels and points are listed (evidence may name trainees of
+    other institutions; the trace shows it to those who may see them)."""
+    rows = []
+    order = {tid: n for n, tid in enumerate(trainee_ids)}
+    by_trainee = defaultdict(list)
+    for chunk in [trainee_ids[i:i + 500] for i in range(0, len(trainee_ids), 500)]:
+        for row in s.scalars(select(AnomalyReview).where(AnomalyReview.trainee_id.in_(chunk))
+                             .order_by(AnomalyReview.id.desc())):
+            by_trainee[row.trainee_id].append(row)
+    regulators = dict(s.execute(select(User.id, User.name).where(User.id.in_(
+        sorted({r.regulator_id for rs in by_trainee.values() for r in rs}) or [0]))).all())
+    for tid in sorted(by_trainee, key=order.get):
+        for n, row in enumerate(by_trainee[tid]):
+            status = reviews.status_json(row, regulators)
+            rows.append([*names.get(tid, (tid, "")), status["at"], status["regulator"]["name"], status["conclusion_label"],
+                         row.note, f"{row.score}（{status['level_label']}）", sign_summary(json.loads(row.findings)),
+                         "当前结论" if n == 0 else "已被后续核查取代", row.ledger_seq])
+    return rows
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""Pages of the regulator's portal. Staff use search, traces, anomalies and exports within their institution;
-sampling is the regulator's alone. Routes only translate; the rules live in the feature's modules."""
+"""Pages of the regulator's portal. Staff use search, traces, anomalies and exports within their institution and
+read the regulator's reviews of their trainees; sampling and reviewing (核查处置) are the regulator's alone.
+Routes only translate; the rules live in the feature's modules."""
 import io
 import json
 
@@ -10,7 +11,7 @@ from models import SamplingDraw, TrainingClass, User
 from tracker.accounts.rules import RuleError
 from tracker.extensions import db
 from tracker.learning.sessions import server_now
-from tracker.regulator import evidence, exports, sampling, search, trace
+from tracker.regulator import evidence, exports, reviews, sampling, search, trace
 from tracker.regulator.anomalies import LEVEL_LABELS
 from tracker.security import can_view_class, can_view_trainee, load_current_user, page_auth
 
@@ -47,8 +48,12 @@ def days_param(raw):
 def anomaly_report(s, viewer, days):
     risks, facts = evidence.assess(s, viewer, since_ts=server_now() - days * 86400)
     institutions = search.visible_institution_ids(s, viewer)
-    return {"days": days, "trainees": evidence.readable(s, risks, facts["scope"], institutions),
-            "classes": evidence.class_risks(s, viewer, risks), "weights": evidence.weights_table()}
+    trainees = evidence.readable(s, risks, facts["scope"], institutions)
+    latest = reviews.latest_status(s, [r["trainee_id"] for r in trainees])
+    for r in trainees:
+        r["review"] = latest.get(r["trainee_id"])  # the latest review (核查处置), None when never reviewed
+    return {"days": days, "trainees": trainees, "classes": evidence.class_risks(s, viewer, risks),
+            "weights": evidence.weights_table()}
 
 
 def _download(data, name, mimetype):
@@ -120,7 +125,48 @@ def archive_pdf(class_id):
 def anomalies_page():
     viewer, s = load_current_user(), db.session
     report = anomaly_report(s, viewer, days_param(request.args.get("days")))
-    return render_template("regulator_anomalies.html", report=report)
+    return render_template("regulator_anomalies.html", report=report, can_review=viewer.role == "regulator",
+                           conclusions=reviews.CONCLUSIONS)
+
+
+def local_path(target):
+    """A plain local path to come back to (the anomalies list), or "" (never another site)."""
+    target = (target or "")[:300]
+    ok = target.startswith("/") and not target.startswith("//") and "\\" not in target \
+        and not any(ord(c) < 32 or ord(c) == 127 for c in target)
+    return target if ok else ""
+
+
+@bp.route("/trainees/<int:trainee_id>/review", methods=["GET", "POST"])
+@page_auth("regulator")
+def review_page(trainee_id):
+    """核查处置: the trainee's findings as they stand, the form, and the earlier reviews. Only the region's regulator."""
+    viewer, s = load_current_user(), db.session
+    trainee = trainee_or_404(s, viewer, trainee_id)
+    form = request.form if request.method == "POST" else request.args
+    error, status = None, 200
+    try:
+        days = reviews.parse_days(form.get("days"))
+    except RuleError as e:
+        days, error, status = None, e.message, e.status
+    back = local_path(form.get("next"))
+    if request.method == "POST" and error is None:
+        try:
+            reviews.record_review(s, viewer, trainee, form.get("conclusion"), form.get("note"), days)
+            s.commit()
+            return redirect(back or url_for("regulator.trace_page", trainee_id=trainee_id) + "#reviews")
+        except RuleError as e:
+            s.rollback()
+            error, status = e.message, e.status
+    since = server_now() - days * 86400 if days else None
+    risks, facts = evidence.assess(s, viewer, focus={trainee.id}, since_ts=since)
+    described = evidence.readable(s, risks, facts["scope"], search.visible_institution_ids(s, viewer))
+    risk = described[0] if described else {"trainee_id": trainee.id, "score": 0, "level": "none",
+                                           "level_label": LEVEL_LABELS["none"], "signs": []}
+    return render_template("regulator_review.html", trainee=search.person_json(trainee), risk=risk, days=days,
+                           history=reviews.history_json(s, viewer, trainee.id), conclusions=reviews.CONCLUSIONS,
+                           note_max=reviews.NOTE_MAX, error=error, back=back,
+                           form={"conclusion": form.get("conclusion", ""), "note": form.get("note", "")}), status
 
 
 @bp.route("/samples", methods=["GET", "POST"])

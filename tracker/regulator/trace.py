@@ -1,5 +1,6 @@
 """A trainee's trace (学习轨迹) for the inspector: every session with its credited and uncredited stretches,
-every check with its photo, quiz and exam answers, Q&A, flags and risk, and the data of two charts.
+every check with its photo, quiz and exam answers, Q&A, flags, risk and the regulator's reviews of it, and the
+data of two charts.
 
 `stretches` and `study_by_hour` are pure; `trainee_trace` reads the database for one trainee.
 """
@@ -19,7 +20,7 @@ from tracker.learning.checks import rfc3339
 from tracker.learning.crediting import REASON_LABELS
 from tracker.proctoring.faces import MESSAGES as PHOTO_REASONS
 from tracker.proctoring.services import KIND_LABELS as FLAG_LABELS
-from tracker.regulator import evidence
+from tracker.regulator import evidence, reviews
 from tracker.regulator.anomalies import CST, LEVEL_LABELS, active_spans
 from tracker.regulator.evidence import cst
 from tracker.regulator.search import person_json, trainee_classes, visible_institution_ids
@@ -238,4 +239,6 @@ def trainee_trace(s, viewer, trainee):
     readable = evidence.readable(s, risks, facts["scope"], institutions)
     out["risk"] = readable[0] if readable else {"trainee_id": trainee.id, "score": 0, "level": "none",
                                                 "level_label": LEVEL_LABELS["none"], "signs": []}
+    # The regulator's reviews of the findings (监督检查记录), newest first: the first is the current conclusion.
+    out["reviews"] = reviews.history_json(s, viewer, trainee.id) if reviews.can_read_reviews(s, viewer, trainee) else []
     return out
