@@ -316,6 +316,32 @@ def test_a_rolled_back_unit_of_work_leaves_no_entry(app, runner):
 # --- concurrency ------------------------------------------------------------------------------------------------
 
 
+def test_a_snapshot_sees_one_state_and_makes_no_writer_wait(app):
+    """What `ledger verify` and `export` read in: appends go on meanwhile and stay out of the reader's view."""
+    append_n(2)
+    with app.app_context():
+        with db.snapshot() as s:
+            before = s.scalar(text("SELECT count(*) FROM ledger_entries"))
+            done = threading.Event()
+
+            def writer():
+                with app.app_context():
+                    append_n(1)
+                done.set()
+
+            threading.Thread(target=writer, daemon=True).start()
+            assert done.wait(5), "an append waited for the reading snapshot"
+            assert s.scalar(text("SELECT count(*) FROM ledger_entries")) == before == 2
+        try:
+            with db.snapshot() as s:
+                ledger.append(s, "test.event", {"x": 1})
+                s.flush()
+        except exc.DBAPIError:  # PostgreSQL refuses a write in a read-only transaction
+            assert db.engine.dialect.name == "postgresql"
+    assert len(entries()) == 3  # and SQLite's is rolled back with the snapshot
+
+
+
 def test_concurrent_appends_keep_one_chain(app, runner):
     append_n(1)
     start_seq = head()[0]

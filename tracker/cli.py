@@ -89,7 +89,7 @@ def register_cli(app):
 
         if export_file:
             sys.exit(verify_export_file(export_file, public_key))
-        with db.transaction() as s:
+        with db.snapshot() as s:
             result = verify(s)
             if result["first_bad_seq"] is None:
                 click.echo(f"ledger intact: {result['entries']} entries, head {result['head_hash']}")

@@ -33,6 +33,20 @@ class Database:
         finally:
             s.close()
 
+    @contextmanager
+    def snapshot(self):
+        """A read-only unit of work that sees one consistent state of the database and makes no writer wait:
+        verifying or exporting a large ledger must not stall the heartbeats meanwhile."""
+        s = self.session.session_factory()
+        pg = self.engine.dialect.name == "postgresql"
+        s.connection(execution_options={"tracker_snapshot": True, **(
+            {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True} if pg else {})})
+        try:
+            yield s
+        finally:
+            s.rollback()
+            s.close()
+
 
 def make_engine(url):
     if url.startswith("sqlite"):
@@ -52,8 +66,9 @@ def make_engine(url):
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):
             # Take the write lock up front: a deferred transaction that reads, then writes, can fail
-            # with SQLITE_BUSY_SNAPSHOT when another writer committed in between.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # with SQLITE_BUSY_SNAPSHOT when another writer committed in between. A snapshot only reads: in
+            # WAL mode a deferred transaction sees one state and leaves the lock to the writers.
+            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("tracker_snapshot") else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)

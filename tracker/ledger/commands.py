@@ -101,7 +101,7 @@ def add_ledger_commands(group):
         lines = 0
         out = sys.stdout.buffer if file == "-" else open(file, "wb")
         try:
-            with db.transaction() as s:
+            with db.snapshot() as s:
                 for line in checkpoints.export_lines(s):
                     out.write(line + b"\n")
                     lines += 1
