@@ -11,4 +11,4 @@ from models.assessment import (  # noqa: F401
     Attempt, AttemptAnswer, BankQuestion, BankRetirement, ClassNotice, ExamSettings, QaPost,
 )
 from models.proctoring import FaceEnrolment, FaceFlag, FacePhoto, ProctoringPolicy  # noqa: F401
-from models.regulator import SamplingDraw  # noqa: F401
+from models.regulator import AnomalyReview, SamplingDraw  # noqa: F401

@@ -1,4 +1,5 @@
 """Live lectures (直播): the presence rule, scheduling, attendance sessions, access, and what a class requires."""
+import io
 import json
 import time
 from datetime import datetime
@@ -343,3 +344,40 @@ def test_api_scheduling_and_denials(api, world, app):
         waiting = s.scalar(select(LearningSession).where(LearningSession.lecture_id == lid))
         assert waiting.status == "ended" and waiting.end_reason == "lecture_cancelled"
     assert trainee.post(f"/lectures/{lid}/sessions").get_json()["error"]["code"] == "lecture_cancelled"
+
+
+def test_the_recording_and_attendance_go_to_the_class_archive(app, world, tmp_path):
+    from tests.conftest import _tiny_video
+    from tracker.regulator.exports import class_archive
+
+    lid = schedule(app, world)
+    uid = world["trainees"][0]["user_id"]
+    attend(app, lid, uid, [START + 15 * i for i in range(9)], join=START - 5)
+    _tiny_video(tmp_path / "rec.webm", "rec", 90)
+
+    def rec():
+        return io.BytesIO((tmp_path / "rec.webm").read_bytes())
+
+    with app.app_context():
+        with db.transaction() as s:
+            lecture, staff = s.get(LiveLecture, lid), s.get(User, world["staff"]["user_id"])
+            with pytest.raises(RuleError) as e:
+                lectures.attach_recording(s, lecture, staff, rec(), "rec.webm", now=END - 1)
+            assert e.value.code == "lecture_not_over"
+            with pytest.raises(RuleError) as e:
+                lectures.attach_recording(s, lecture, staff, rec(), "rec.exe", now=END + 1)
+            assert e.value.code == "unsupported_video"
+            lectures.attach_recording(s, lecture, staff, rec(), "rec.webm", now=END + 1)
+        with db.transaction() as s:
+            lecture, staff = s.get(LiveLecture, lid), s.get(User, world["staff"]["user_id"])
+            assert lectures.recording_path(lecture).is_file()
+            with pytest.raises(RuleError) as e:  # evidence: never replaced
+                lectures.attach_recording(s, lecture, staff, rec(), "rec.webm", now=END + 2)
+            assert e.value.code == "recording_exists"
+            tables = {name: rows for name, _header, rows in class_archive(s, s.get(TrainingClass, world["class_id"]))["tables"]}
+            entry = json.loads(s.scalar(select(LedgerEntry.payload).where(LedgerEntry.kind == "lecture.recording_attached")))
+        assert tables["直播课"][0][0] == "安全用电直播答疑" and tables["直播课"][0][-1] == lecture.recording_sha256 == entry["sha256"]
+        mine = next(row for row in tables["直播出勤"] if row[1] == world["trainees"][0]["name"])
+        assert mine[3] == 2.0 and mine[4] == "3.3%"  # 120 s of the hour
+        totals = {row[0]: row for row in tables["学时汇总"]}
+        assert totals[world["trainees"][0]["name"]][2] == 2.0

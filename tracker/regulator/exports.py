@@ -16,12 +16,16 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 from sqlalchemy import func, select
 
 from models import (
-    Attempt, Certificate, CertificateRevocation, ChapterProgress, Enrollment, Heartbeat, LearningSession, SessionCheck, User,
+    Attempt, Certificate, CertificateRevocation, ChapterProgress, Enrollment, Heartbeat, LearningSession, LectureProgress,
+    LiveLecture, SessionCheck, User,
 )
 from models.regulator import AnomalyReview
 from tracker.accounts.rules import mask_id_number, mask_phone
 from tracker.certificates.pdf import font
+from tracker.learning.lectures import STATES
+from tracker.learning.lectures import state as lecture_state
 from tracker.learning.policy import policy_for
+from tracker.learning.sessions import server_now
 from tracker.regulator import reviews
 from tracker.regulator.anomalies import CST, cst_date
 from tracker.regulator.evidence import cst
@@ -118,6 +122,20 @@ def class_archive(s, cls):
         for tid, sec in s.execute(select(ChapterProgress.trainee_id, ChapterProgress.credited_seconds).where(
                 ChapterProgress.trainee_id.in_(ids), ChapterProgress.chapter_id.in_(chapter_ids))):
             credited[tid] += sec
+    # Live lectures (直播) count like chapters: their scheduled time is required, attendance is credited.
+    lectures = s.scalars(select(LiveLecture).where(LiveLecture.class_id == cls.id).order_by(LiveLecture.starts_ts)).all()
+    held = [x for x in lectures if x.status != "cancelled"]
+    live_required = sum(x.seconds for x in held)
+    required += live_required
+    live_credit = defaultdict(float)
+    if ids and lectures:
+        for tid, lid, sec in s.execute(select(LectureProgress.trainee_id, LectureProgress.lecture_id,
+                                              LectureProgress.credited_seconds).where(
+                LectureProgress.trainee_id.in_(ids), LectureProgress.lecture_id.in_([x.id for x in lectures]))):
+            live_credit[(tid, lid)] = sec
+    for x in held:
+        for tid in ids:
+            credited[tid] += min(live_credit[(tid, x.id)], x.seconds)
     sessions = {tid: (n, first, last) for tid, n, first, last in s.execute(
         select(LearningSession.trainee_id, func.count(), func.min(LearningSession.started_ts), func.max(LearningSession.started_ts))
         .where(LearningSession.class_id == cls.id).group_by(LearningSession.trainee_id))}
@@ -170,10 +188,18 @@ def class_archive(s, cls):
     facts = [["培训机构", cls.institution.name], ["班期", cls.name], ["职业（工种）", cls.occupation or ""],
              ["培训形式", cls.form], ["起止日期", f"{cls.start_date or ''} 至 {cls.end_date or ''}"],
              ["总课时 / 线上课时", f"{cls.total_hours:g} / {cls.online_hours:g}"], ["政策", policy.label],
-             ["线上视频总长", f"{minutes(required)} 分钟（{class_hours(required)} 课时）"], ["学员人数", len(roster)],
+             ["线上视频总长", f"{minutes(required - live_required)} 分钟（{class_hours(required - live_required)} 课时）"],
+             ["直播总长", f"{minutes(live_required)} 分钟（{class_hours(live_required)} 课时），{len(held)} 场"],
+             ["学员人数", len(roster)],
              ["导出时间", now_cst() + "（北京时间）"]]
     plan = [[course.title, ch.ordinal, ch.title, minutes(ch.seconds), class_hours(ch.seconds), cls.form]
             for course, ch in chapters]
+    live = [[x.title, x.teacher, cst(x.starts_ts, False), cst(x.ends_ts, False), minutes(x.seconds),
+             STATES[lecture_state(x, server_now())], x.stream_url,
+             minutes(x.recording_seconds) if x.recording_file else "未上传", x.recording_sha256 or ""] for x in lectures]
+    live_attendance = [[x.title, *names[tid], minutes(live_credit[(tid, x.id)]),
+                        f"{100 * min(live_credit[(tid, x.id)], x.seconds) / x.seconds:.1f}%" if x.seconds else ""]
+                       for x in held for tid in ids]
     return {"class_id": cls.id, "title": f"{cls.institution.name}《{cls.name}》培训档案", "tables": [
         ("班期信息", ["项目", "内容"], facts),
         ("教学计划", ["课程", "章节序号", "章节", "时长（分钟）", "课时", "教学形式"], plan),
@@ -181,6 +207,8 @@ def class_archive(s, cls):
         ("学时汇总", ["姓名", "身份证号码", "有效学时（分钟）", "课时", "完成比例", "学习会话", "学习天数", "首次学习", "最近学习"],
          attendance),
         ("考勤明细", ["姓名", "身份证号码", "日期", "有效学时（分钟）", "课时"], daily),
+        ("直播课", ["直播", "主讲", "开始", "结束", "时长（分钟）", "状态", "直播地址", "录像（分钟）", "录像SHA-256"], live),
+        ("直播出勤", ["直播", "姓名", "身份证号码", "在场计入（分钟）", "出勤比例"], live_attendance),
         ("拍照核验", ["姓名", "身份证号码", "发起", "通过", "未通过", "超时", "待答", "通过率"], photo),
         ("结业考试", ["姓名", "身份证号码", "考试次数", "最高分", "满分", "结果", "交卷时间"], results),
         ("培训证明", ["姓名", "身份证号码", "证书编号", "出具日期", "状态"], certs),
