@@ -29,7 +29,7 @@ def create_app(config=None):
     from tracker.assessment import routes as assessment_routes
     from tracker.assessment import sockets as assessment_sockets
     from tracker.api import routes as api_routes
-    from tracker.learning import manage_routes
+    from tracker.learning import lecture_routes, manage_routes
     from tracker.learning import routes as learning_routes
     from tracker.learning import sockets
     from tracker.certificates import routes as certificate_routes
@@ -53,6 +53,7 @@ def create_app(config=None):
     app.register_blueprint(views.bp)
     app.register_blueprint(learning_routes.bp)
     app.register_blueprint(manage_routes.bp)
+    app.register_blueprint(lecture_routes.bp)
     app.register_blueprint(assessment_routes.bp)
     app.register_blueprint(certificate_routes.bp)
     app.register_blueprint(regulator_routes.bp)

@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 from models import Enrollment, Institution, TrainingClass
 from tracker.accounts.rules import RuleError, mask_id_number, mask_phone
 from tracker.extensions import db
-from tracker.learning import record, services, sessions
+from tracker.learning import lectures, record, services, sessions
 from tracker.learning.crediting import REASON_LABELS
 from tracker.learning.policy import policy_for
 from tracker.security import can_manage_class, class_or_abort, load_current_user, page_auth, region_covers
@@ -16,9 +16,10 @@ bp = Blueprint("learning", __name__)
 @bp.get("/learn")
 @page_auth("trainee")
 def my_courses():
-    user, s = load_current_user(), db.session
+    user, s, now = load_current_user(), db.session, sessions.server_now()
     return render_template("my_courses.html", user=user, classes=services.trainee_classes(s, user),
-                           day_remaining=services.day_remaining_seconds(s, user, sessions.server_now()))
+                           lectures=lectures.trainee_lectures(s, user, now),
+                           day_remaining=services.day_remaining_seconds(s, user, now))
 
 
 def _class_rows(s, classes):
@@ -60,10 +61,19 @@ def class_detail(class_id):
         except RuleError as e:
             s.rollback()
             error = e.message
+    return render_class(s, user, cls, error=error)
+
+
+def render_class(s, user, cls, error=None, **lecture_view):
+    """The class page; the live-lecture forms (lecture_routes) re-show it with their errors and values."""
+    from tracker.learning.lecture_routes import class_lectures_view  # the lecture pages build on this one
+
     roster = [{"id": t.id, "name": t.name, "id_mask": mask_id_number(t.id_number), "phone_mask": mask_phone(t.phone),
                "category": t.category} for t in services.class_roster(s, cls)]
+    failed = error or lecture_view.get("lecture_error")
     return render_template("class_detail.html", cls=cls, roster=roster, policy=policy_for(cls.policy_profile),
-                           can_manage=can_manage_class(user, cls), error=error), (400 if error else 200)
+                           can_manage=can_manage_class(user, cls), error=error,
+                           **class_lectures_view(s, cls, **lecture_view)), (400 if failed else 200)
 
 
 @bp.get("/learn/chapters/<int:chapter_id>")
