@@ -16,8 +16,11 @@ APT_INSTALL := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --n
 CHROMIUM := /usr/bin/chromium
 CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc
 
-# The front-end Socket.IO client, vendored so that the app never needs npm at run time.
+# Front-end libraries, vendored so that the app never needs npm at run time: the Socket.IO client, and hls.js
+# for live lectures' HLS streams in browsers without native HLS. Each is npm-package@version:file-in-package.
 SOCKETIO_VERSION := 4.8.4
+HLSJS_VERSION := 1.7.4
+VENDORED := socket.io-client@$(SOCKETIO_VERSION):dist/socket.io.min.js hls.js@$(HLSJS_VERSION):dist/hls.min.js
 
 # A private, throwaway PostgreSQL 15 cluster for the test suite (trust auth, loopback only).
 PGBIN   := /usr/lib/postgresql/15/bin
@@ -66,19 +69,25 @@ sysdeps:
 		$(SUDO) apt-get update -q && $(APT_INSTALL) $$missing; \
 	fi
 
-# vendor: copy socket.io.min.js from the pinned npm package and record its version and checksum.
+# vendor: copy each file of VENDORED from its pinned npm package (npm checks the tarball's integrity) and record
+# its version and checksums in static/vendor/VERSIONS.txt.
 vendor:
 	@set -euo pipefail; \
 	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
-	(cd "$$tmp" && npm pack --silent socket.io-client@$(SOCKETIO_VERSION) >/dev/null && \
-	 tar -xzf socket.io-client-$(SOCKETIO_VERSION).tgz package/dist/socket.io.min.js); \
 	mkdir -p static/vendor; \
-	cp "$$tmp/package/dist/socket.io.min.js" static/vendor/socket.io.min.js; \
-	integrity=$$(cd "$$tmp" && npm view --silent socket.io-client@$(SOCKETIO_VERSION) dist.integrity); \
 	{ echo "# Files in static/vendor/, copied from npm packages by \`make vendor\`; do not edit them by hand."; \
-	  echo "# file  package@version  sha256 of the file  npm tarball integrity"; \
-	  echo "socket.io.min.js  socket.io-client@$(SOCKETIO_VERSION)  sha256:$$(sha256sum static/vendor/socket.io.min.js | cut -d' ' -f1)  $$integrity"; \
-	} > static/vendor/VERSIONS.txt; \
+	  echo "# file  package@version  sha256 of the file  npm tarball integrity"; } > "$$tmp/VERSIONS.txt"; \
+	for item in $(VENDORED); do \
+		spec=$${item%%:*}; file=$${item#*:}; name=$$(basename "$$file"); \
+		mkdir "$$tmp/pkg"; \
+		tgz=$$(cd "$$tmp/pkg" && npm pack --silent "$$spec"); \
+		tar -xzf "$$tmp/pkg/$$tgz" -C "$$tmp/pkg" "package/$$file"; \
+		cp "$$tmp/pkg/package/$$file" "static/vendor/$$name"; \
+		integrity=$$(cd "$$tmp/pkg" && npm view --silent "$$spec" dist.integrity); \
+		echo "$$name  $$spec  sha256:$$(sha256sum "static/vendor/$$name" | cut -d' ' -f1)  $$integrity" >> "$$tmp/VERSIONS.txt"; \
+		rm -rf "$$tmp/pkg"; \
+	done; \
+	cp "$$tmp/VERSIONS.txt" static/vendor/VERSIONS.txt; \
 	cat static/vendor/VERSIONS.txt
 
 # run: the demo on TRACKER_HOST:TRACKER_PORT (default 127.0.0.1:5000), database and demo data created first.
