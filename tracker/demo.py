@@ -1,16 +1,17 @@
 """The demo: one institution, a regulator, a course of real video chapters, one class with three trainees."""
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import cv2
 import numpy as np
 from sqlalchemy import select
 
-from models import Chapter, ClassCourse, Course, Enrollment, Institution, TrainingClass, User
+from models import Chapter, ClassCourse, Course, Enrollment, Institution, LiveLecture, TrainingClass, User
 from tracker import ledger
-from tracker.accounts.rules import id_check_digit
+from tracker.accounts.rules import RuleError, id_check_digit
 from tracker.accounts.services import create_user
 from tracker.extensions import db
+from tracker.learning.crediting import CST
 
 INSTITUTION = "呼和浩特市示范职业技能培训学校"
 PASSWORD = "Demo1234"
@@ -70,6 +71,8 @@ def load_demo(app):
 
         ensure_demo_assessment(s, INSTITUTION)  # quiz questions and the exam, also for a demo loaded before them
     with db.transaction() as s:
+        ensure_demo_lecture(s)
+    with db.transaction() as s:
         return _describe(s)
 
 
@@ -105,6 +108,32 @@ def _create(s):
             s.add(Enrollment(class_id=cls.id, trainee_id=users[phone].id))
             ledger.append(s, "roster.added", {"class_id": cls.id, "trainee_id": users[phone].id},
                           actor_id=staff.id, subject_id=users[phone].id)
+
+
+LECTURE_TITLE = "直播答疑：低压电工安全操作要点"
+LECTURE_LEAD = 5 * 60  # starts a few minutes after loading, so `make run` shows the room's countdown, then the stream
+
+
+def ensure_demo_lecture(s):
+    """A live lecture (直播) of the demo class, unless one is scheduled that has not ended yet.
+
+    It streams the first chapter's video by its same-origin address (a stand-in for a real live source)."""
+    from tracker.learning import lectures, sessions
+
+    cls = s.scalar(select(TrainingClass).join(Institution).where(Institution.name == INSTITUTION)
+                   .order_by(TrainingClass.id).limit(1))
+    now = sessions.server_now()
+    if cls is None or s.scalar(select(LiveLecture.id).where(
+            LiveLecture.class_id == cls.id, LiveLecture.status == "scheduled", LiveLecture.ends_ts > now).limit(1)):
+        return None
+    chapter = cls.courses[0].chapters[0]
+    staff = s.scalar(select(User).where(User.phone == ACCOUNTS[0][2]))
+    starts = datetime.fromtimestamp(now + LECTURE_LEAD, CST).replace(second=0, microsecond=0) + timedelta(minutes=1)
+    try:
+        return lectures.schedule_lecture(s, cls, staff, LECTURE_TITLE, staff.name, f"/media/chapters/{chapter.id}/video{Path(chapter.video_file).suffix}",
+                                         starts, starts + timedelta(hours=2), now)
+    except RuleError:
+        return None  # outside the class's dates (a demo loaded after its term): no lecture then
 
 
 def _describe(s):

@@ -151,7 +151,8 @@ def roster_export(class_id):
 
 
 @bp.get("/media/chapters/<int:chapter_id>/video")
-def chapter_video(chapter_id):
+@bp.get("/media/chapters/<int:chapter_id>/video.<any(webm, mp4, m4v, mov):ext>")  # says "a video file" to a live room
+def chapter_video(chapter_id, ext=None):
     """The chapter's video with HTTP range requests (206 + Content-Range), so that seeking works on phones."""
     user, s = load_current_user(), db.session
     if user is None:
