@@ -2,13 +2,14 @@
 stream, and the trainee's live room and replay. The rules are in lectures.py and sessions.py."""
 from datetime import datetime
 
-from flask import Blueprint, abort, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from models import LectureProgress, LiveLecture
 from tracker.accounts.rules import RuleError
 from tracker.extensions import db
 from tracker.learning import lectures, manage, sessions
 from tracker.learning.crediting import CST, REASON_LABELS
+from tracker.learning.manage_routes import video_response
 from tracker.learning.routes import render_class
 from tracker.security import can_manage_class, can_view_class, class_or_abort, load_current_user, page_auth
 
@@ -165,12 +166,8 @@ def recording(lecture_id):
     path = lectures.recording_path(lecture)
     if path is None:
         abort(404)
-    s.commit()
-    response = send_file(path, mimetype=manage.VIDEO_TYPES.get(path.suffix.lower(), "application/octet-stream"),
-                         conditional=True, etag=True)
-    response.headers["Cache-Control"] = "private, max-age=3600"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    s.commit()  # no transaction held while the file streams
+    return video_response(path)
 
 
 def _trainee_lecture(s, user, lecture_id):

@@ -166,6 +166,11 @@ def chapter_video(chapter_id, ext=None):
     if path is None:
         abort(404)
     _release(s)
+    return video_response(path)
+
+
+def video_response(path):
+    """A stored video with HTTP range requests (206 + Content-Range); also a live lecture's recording."""
     response = send_file(path, mimetype=manage.VIDEO_TYPES.get(path.suffix.lower(), "application/octet-stream"),
                          conditional=True, etag=True)
     response.headers["Cache-Control"] = "private, max-age=3600"
