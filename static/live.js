@@ -42,6 +42,8 @@
     setEnd(a.ends_in_seconds);
     if (a.ends_in_seconds <= 0) { stop("直播已结束"); return; }
     if (!streaming && a.reasons.includes("not_live")) { setStatus("直播尚未开始，开播后开始计时", "active"); return; }
+    // The answer is about a stretch before the stream played; it plays now and the next heartbeat counts.
+    if (!beat.playing && playing() && !a.check && !a.attention) { setStatus("直播中", "playing"); return; }
     core.explain(a, "在场计时中", playing() ? "hidden" : "paused");
   }
 
@@ -172,7 +174,8 @@
     $("leave").disabled = false;
     setStatus(session.starts_in_seconds > 0 ? "已进入直播间，等待开播" : "已进入直播间", "active");
     core.begin(session);
-    startClock(session.starts_in_seconds);
+    // "starts in" stops at 0: once begun, how far the lecture is comes from its length and what is left.
+    startClock(session.starts_in_seconds || session.ends_in_seconds - session.lecture_seconds);
     setEnd(session.ends_in_seconds);
     window.trackerPlayer = core.probe;
   }

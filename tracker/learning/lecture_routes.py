@@ -185,7 +185,7 @@ def room(lecture_id):
     lecture = _trainee_lecture(s, user, lecture_id)
     now = sessions.server_now()
     config = {"lecture_id": lecture.id, "stream_url": lecture.stream_url, "kind": lectures.stream_kind(lecture.stream_url),
-              "starts_in_seconds": round(max(0.0, lecture.starts_ts - now), 1),
+              "starts_in_seconds": round(lecture.starts_ts - now, 1),  # negative once begun: where the stream is
               "early_seconds": sessions.LIVE_EARLY_SECONDS, "reasons": REASON_LABELS,
               "enrol_url": url_for("proctoring.enrol_page", next=request.path)}
     progress = s.get(LectureProgress, (user.id, lecture.id))
