@@ -14,8 +14,9 @@
     const d = r.data;
     const age = d.last_beat_ts ? Math.max(0, Date.now() / 1000 + skew - d.last_beat_ts) : null;
     r.el.innerHTML = "";
-    const cells = [cfg.roster[d.trainee_id] || ("学员" + d.trainee_id), cfg.chapters[d.chapter_id] || d.chapter_id,
-                   fmt(d.position || 0), age === null ? "—" : Math.round(age) + " 秒",
+    const where = d.lecture_id ? "直播：" + (cfg.lectures[d.lecture_id] || d.lecture_id)
+                               : (cfg.chapters[d.chapter_id] || d.chapter_id);
+    const cells = [cfg.roster[d.trainee_id] || ("学员" + d.trainee_id), where, d.lecture_id ? "—" : fmt(d.position || 0), age === null ? "—" : Math.round(age) + " 秒",
                    LABELS[d.status] || d.status, ((d.session_credited_seconds || 0) / 60).toFixed(1) + " 分钟"];
     cells.forEach((c, i) => {
       const td = document.createElement("td");

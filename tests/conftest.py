@@ -143,7 +143,7 @@ def demo(app, monkeypatch):
     from tracker import demo as demo_mod
 
     monkeypatch.setattr(demo_mod, "render_chapter_video", _tiny_video)
-    # The demo's live lecture adds two hours to the class's required online time; lecture tests schedule their own.
+    # Lecture tests schedule and count their own lectures; the demo's live class is tested on its own.
     monkeypatch.setattr(demo_mod, "ensure_demo_lecture", lambda s: None)
     with app.app_context():
         return demo_mod.load_demo(app)

@@ -310,10 +310,15 @@ def test_an_ended_or_cancelled_room_says_so_and_runs_nothing(app, cls_id):
 # --- the demo -------------------------------------------------------------------------------------------------------
 
 
-def test_the_demo_class_gets_a_live_lecture_of_a_chapter_video(app, cls_id, demo):
+def test_the_demo_has_a_live_class_with_a_lecture_of_a_chapter_video(app, cls_id, demo):
+    from models import LiveLecture, TrainingClass
+    from tracker.demo import LIVE_CLASS
+
     with app.app_context(), db.transaction() as s:
-        lecture = ensure_demo_lecture(s)
+        lecture = ensure_demo_lecture(s)  # the real one: the demo fixture leaves it out
         assert ensure_demo_lecture(s) is None  # one at a time: not again while it has not ended
+        assert s.scalar(select(func.count()).select_from(LiveLecture)) == 1
+        assert s.get(TrainingClass, lecture.class_id).name == LIVE_CLASS and lecture.class_id != cls_id
         starts_in = lecture.starts_ts - time.time()
         assert 3 * 60 < starts_in < 8 * 60 and lecture.seconds == 2 * 3600
         assert lectures.stream_kind(lecture.stream_url) == "video" and lecture.stream_url.startswith("/media/chapters/")

@@ -44,10 +44,6 @@ def test_presence_in_the_room_is_credited_and_survives_a_dropped_connection(serv
     staff = server.token(server.account("staff")["username"])
     class_id = server.demo["classes"][0]["class_id"]
     auth = {"Authorization": "Bearer " + staff}
-    for lecture in requests.get(f"{server.url}/api/v1/classes/{class_id}/lectures", headers=auth, timeout=10).json()["lectures"]:
-        if lecture["state"] == "upcoming":  # the demo's own lecture would overlap
-            requests.post(f"{server.url}/api/v1/lectures/{lecture['lecture_id']}/cancel", json={"reason": "测试改期"},
-                          headers=auth, timeout=10).raise_for_status()
     starts = int(time.time()) + 6
     r = requests.post(f"{server.url}/api/v1/classes/{class_id}/lectures", timeout=10,
                       headers=auth, json={"title": "直播答疑", "stream_url": "https://live.example.cn/a.m3u8",
@@ -55,6 +51,10 @@ def test_presence_in_the_room_is_credited_and_survives_a_dropped_connection(serv
     assert r.status_code == 201, r.text
     lecture_id = r.json()["lecture_id"]
     token = server.token(server.account("trainee", 0)["username"])
+    monitor, seen = socketio.Client(reconnection=False), []
+    monitor.on("learner", seen.append, namespace="/monitor")
+    monitor.connect(server.url, namespaces=["/monitor"], auth={"token": staff}, transports=["websocket"], wait_timeout=10)
+    assert monitor.call("watch", {"class_id": class_id}, namespace="/monitor", timeout=10)["ok"]
     client = connect(server, token)
     try:
         joined = client.call("live_join", {"lecture_id": lecture_id}, namespace="/learn", timeout=10)
@@ -86,6 +86,9 @@ def test_presence_in_the_room_is_credited_and_survives_a_dropped_connection(serv
     assert totals["status"] == "ended" and totals["end_reason"] == "left" and totals["lecture_id"] == lecture_id
     assert after["credited_seconds"] == 0 and after["session_active"] is False
     assert outsider["error"]["code"] == "not_enrolled"
+    close(monitor)  # staff watching the class saw the trainee in the lecture's room, then leave it
+    assert {e["lecture_id"] for e in seen} == {lecture_id} and seen[-1]["status"] == "ended"
+    assert any(e["status"] == "playing" and e["session_credited_seconds"] > 0 for e in seen)
     report = requests.get(f"{server.url}/api/v1/lectures/{lecture_id}/attendance", timeout=10, headers=auth).json()
     mine = next(a for a in report["attendance"] if a["trainee_id"] == server.account("trainee", 0)["user_id"])
     assert mine["credited_seconds"] == pytest.approx(credited, abs=0.2) and mine["sessions"] == 1

@@ -1,4 +1,5 @@
-"""The demo: one institution, a regulator, a course of real video chapters, one class with three trainees."""
+"""The demo: one institution, a regulator, a course of real video chapters, a class with three trainees, and a
+class of live lectures for the same trainees."""
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -110,27 +111,48 @@ def _create(s):
                           actor_id=staff.id, subject_id=users[phone].id)
 
 
+LIVE_CLASS = "2026年第12期 低压电工（直播答疑）"
 LECTURE_TITLE = "直播答疑：低压电工安全操作要点"
 LECTURE_LEAD = 5 * 60  # starts a few minutes after loading, so `make run` shows the room's countdown, then the stream
 
 
 def ensure_demo_lecture(s):
-    """A live lecture (直播) of the demo class, unless one is scheduled that has not ended yet.
+    """A class of live lectures (直播) for the demo's trainees, with a lecture unless one has yet to end.
 
-    It streams the first chapter's video by its same-origin address (a stand-in for a real live source)."""
+    The lectures have a class of their own: lectures count toward their class's online hours, and the recorded
+    class must stay completable by watching its chapters. The stream is the first chapter's video by its
+    same-origin address (a stand-in for a real live source)."""
     from tracker.learning import lectures, sessions
 
-    cls = s.scalar(select(TrainingClass).join(Institution).where(Institution.name == INSTITUTION)
-                   .order_by(TrainingClass.id).limit(1))
+    inst = s.scalar(select(Institution).where(Institution.name == INSTITUTION))
+    recorded = s.scalar(select(TrainingClass).where(TrainingClass.institution_id == inst.id).order_by(TrainingClass.id).limit(1))
+    staff = s.scalar(select(User).where(User.phone == ACCOUNTS[0][2]))
+    cls = s.scalar(select(TrainingClass).where(TrainingClass.institution_id == inst.id, TrainingClass.name == LIVE_CLASS))
+    if cls is None:
+        cls = TrainingClass(institution_id=inst.id, name=LIVE_CLASS, occupation=recorded.occupation, form="直播",
+                            start_date=recorded.start_date, end_date=recorded.end_date, total_hours=10, online_hours=4,
+                            policy_profile="standard", photo_checks=recorded.photo_checks)
+        s.add(cls)
+        s.flush()
+        ledger.append(s, "class.created", {"class_id": cls.id, "institution_id": inst.id, "name": cls.name,
+                                            "occupation": cls.occupation, "plan": {"form": cls.form, "total_hours": 10,
+                                                                                   "online_hours": 4}},
+                      actor_id=staff.id)
+        for role, _name, phone, _idn, _cat in ACCOUNTS:
+            if role == "trainee":
+                trainee = s.scalar(select(User).where(User.phone == phone))
+                s.add(Enrollment(class_id=cls.id, trainee_id=trainee.id))
+                ledger.append(s, "roster.added", {"class_id": cls.id, "trainee_id": trainee.id},
+                              actor_id=staff.id, subject_id=trainee.id)
     now = sessions.server_now()
-    if cls is None or s.scalar(select(LiveLecture.id).where(
+    if s.scalar(select(LiveLecture.id).where(
             LiveLecture.class_id == cls.id, LiveLecture.status == "scheduled", LiveLecture.ends_ts > now).limit(1)):
         return None
-    chapter = cls.courses[0].chapters[0]
-    staff = s.scalar(select(User).where(User.phone == ACCOUNTS[0][2]))
+    chapter = recorded.courses[0].chapters[0]
     starts = datetime.fromtimestamp(now + LECTURE_LEAD, CST).replace(second=0, microsecond=0) + timedelta(minutes=1)
     try:
-        return lectures.schedule_lecture(s, cls, staff, LECTURE_TITLE, staff.name, f"/media/chapters/{chapter.id}/video{Path(chapter.video_file).suffix}",
+        return lectures.schedule_lecture(s, cls, staff, LECTURE_TITLE, staff.name,
+                                         f"/media/chapters/{chapter.id}/video{Path(chapter.video_file).suffix}",
                                          starts, starts + timedelta(hours=2), now)
     except RuleError:
         return None  # outside the class's dates (a demo loaded after its term): no lecture then

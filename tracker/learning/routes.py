@@ -106,5 +106,6 @@ def monitor(class_id):
     cls = class_or_abort(s, user, class_id)
     roster = {t.id: t.name for t in services.class_roster(s, cls)}
     chapters = {ch.id: ch.title for course in cls.courses for ch in course.chapters}
-    return render_template("monitor.html", cls=cls, roster=roster, chapters=chapters,
+    live = {x.id: x.title for x in lectures.class_lectures(s, cls)}
+    return render_template("monitor.html", cls=cls, roster=roster, chapters=chapters, lectures=live,
                            interval=current_app.config["TRACKER_HEARTBEAT_INTERVAL"])

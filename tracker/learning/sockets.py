@@ -143,7 +143,8 @@ class MonitorNamespace(Namespace):
         active = s.scalars(select(LearningSession).where(LearningSession.class_id == cls.id,
                                                          LearningSession.status == "active")).all()
         return {"ok": True, "learners": [{
-            "session_id": x.id, "trainee_id": x.trainee_id, "chapter_id": x.chapter_id, "position": x.last_position,
+            "session_id": x.id, "trainee_id": x.trainee_id, "chapter_id": x.chapter_id, "lecture_id": x.lecture_id,
+            "position": x.last_position,
             "last_beat_ts": x.last_beat_ts, "status": events.learner_status(x),
             "session_credited_seconds": round(x.credited_seconds, 1)} for x in active]}
 
