@@ -68,11 +68,11 @@ def load_demo(app):
             if s.scalar(select(Institution.id).where(Institution.name == INSTITUTION)) is None:
                 _create(s)
     with db.transaction() as s:
+        ensure_demo_lecture(s)
+    with db.transaction() as s:
         from tracker.assessment.demo_content import ensure_demo_assessment
 
-        ensure_demo_assessment(s, INSTITUTION)  # quiz questions and the exam, also for a demo loaded before them
-    with db.transaction() as s:
-        ensure_demo_lecture(s)
+        ensure_demo_assessment(s, INSTITUTION)  # quiz questions and the exams, also for a demo loaded before them
     with db.transaction() as s:
         return _describe(s)
 
@@ -169,5 +169,7 @@ def _describe(s):
     for cls in s.scalars(select(TrainingClass).where(TrainingClass.institution_id == inst.id).order_by(TrainingClass.id)):
         chapters = [{"chapter_id": ch.id, "seconds": ch.seconds, "title": ch.title}
                     for course in cls.courses for ch in course.chapters]
+        if not chapters:
+            continue  # the live-lecture class: scripts (API.md) use a class's chapters
         classes.append({"class_id": cls.id, "name": cls.name, "institution_id": inst.id, "chapters": chapters})
     return {"accounts": accounts, "classes": classes}

@@ -106,6 +106,13 @@ def cst_day(ts):
     return datetime.fromtimestamp(ts, CST).date()
 
 
+def _attendance_refusals(state, beat, limits):
+    """What video and live presence share: a bounded gap, and the stream playing in a visible, focused page."""
+    return [code for code, failed in ((GAP_TOO_LONG, beat.ts - state.last_ts > limits.max_gap),
+                                      (NOT_PLAYING, not beat.playing), (HIDDEN, not beat.visible),
+                                      (UNFOCUSED, not beat.focused)) if failed]
+
+
 def credit_stretch(state: State, beat: Beat, limits: Limits) -> Decision:
     """Decide the credit for the stretch ending with `beat`. Never more than the server time elapsed,
     the new ground covered, the chapter's remaining length or the day's remaining allowance."""
@@ -118,15 +125,7 @@ def credit_stretch(state: State, beat: Beat, limits: Limits) -> Decision:
         p = state.last_position
     if state.last_ts is None:
         return Decision(0.0, tuple(refusals) + (BASELINE,), t, state.furthest)
-    gap = t - state.last_ts
-    if gap > limits.max_gap:
-        refusals.append(GAP_TOO_LONG)
-    if not beat.playing:
-        refusals.append(NOT_PLAYING)
-    if not beat.visible:
-        refusals.append(HIDDEN)
-    if not beat.focused:
-        refusals.append(UNFOCUSED)
+    refusals += _attendance_refusals(state, beat, limits)
     if not (math.isfinite(beat.rate) and beat.rate <= limits.max_rate + 1e-6):
         refusals.append(RATE_TOO_HIGH)
     advance = p - state.last_position
@@ -181,14 +180,7 @@ def credit_presence(state: State, beat: Beat, limits: Limits, starts: float, end
     refusals = [] if state.active else [SESSION_INACTIVE]
     if state.last_ts is None:
         return Decision(0.0, tuple(refusals) + (BASELINE,), t, state.furthest)
-    if t - state.last_ts > limits.max_gap:
-        refusals.append(GAP_TOO_LONG)
-    if not beat.playing:
-        refusals.append(NOT_PLAYING)
-    if not beat.visible:
-        refusals.append(HIDDEN)
-    if not beat.focused:
-        refusals.append(UNFOCUSED)
+    refusals += _attendance_refusals(state, beat, limits)
     anchor = max(state.anchor_ts if state.anchor_ts is not None else state.last_ts, t - limits.max_gap)
     lo, hi = max(anchor, starts), min(t, ends)
     if not refusals and hi <= lo:
