@@ -3,11 +3,12 @@ import io
 import json
 import time
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from models import LearningSession, LectureProgress, LedgerEntry, LiveLecture, SessionCheck, TrainingClass, User
 from tracker.accounts.rules import RuleError
@@ -381,3 +382,30 @@ def test_the_recording_and_attendance_go_to_the_class_archive(app, world, tmp_pa
         assert mine[3] == 2.0 and mine[4] == "3.3%"  # 120 s of the hour
         totals = {row[0]: row for row in tables["学时汇总"]}
         assert totals[world["trainees"][0]["name"]][2] == 2.0
+
+
+def test_two_uploads_of_one_recording_keep_the_first(app, world, tmp_path):
+    """The second upload was checked before the first was stored: the row is read again under a lock."""
+    from tests.conftest import _tiny_video
+
+    lid = schedule(app, world)
+    _tiny_video(tmp_path / "rec.webm", "rec", 60)
+    data = (tmp_path / "rec.webm").read_bytes()
+    with app.app_context():
+        with db.transaction() as s:
+            stale = s.get(LiveLecture, lid)  # as a request that checked before the other stored its file
+            staff = s.get(User, world["staff"]["user_id"])
+        with db.transaction() as s:
+            lectures.attach_recording(s, s.get(LiveLecture, lid), s.get(User, staff.id), io.BytesIO(data), "a.webm",
+                                      now=END + 1)
+        with db.transaction() as s:
+            s.add(stale)
+            with pytest.raises(RuleError) as e:
+                lectures.attach_recording(s, stale, staff, io.BytesIO(data), "b.webm", now=END + 2)
+            assert e.value.code == "recording_exists"
+        with db.transaction() as s:
+            kept = s.get(LiveLecture, lid).recording_file
+            assert s.scalar(select(func.count()).select_from(LedgerEntry).where(
+                LedgerEntry.kind == "lecture.recording_attached")) == 1
+        files = sorted(p.name for p in (Path(app.config["TRACKER_INSTANCE"]) / "media" / "lectures").iterdir())
+        assert files == [kept.split("/")[-1]]  # the second file was removed

@@ -125,15 +125,18 @@ def attach_recording(s, lecture, actor, stream, filename, now, media=None):
     if stream is None:
         raise RuleError("empty_video", "请选择要上传的视频文件", "video")
     media = Path(media or media_dir())
-    video = store_video(media / "lectures", stream, filename)
-    lecture.recording_file = f"lectures/{video.relpath}"
-    lecture.recording_sha256, lecture.recording_seconds = video.sha256, video.seconds
+    video = store_video(media / "lectures", stream, filename)  # before any lock: decoding takes a while
     try:
+        s.refresh(lecture, with_for_update=True)  # another upload may have been stored meanwhile
+        if lecture.recording_file:
+            raise RuleError("recording_exists", "本场直播已上传录像（录像是存档证据，不能替换）", status=409)
+        lecture.recording_file = f"lectures/{video.relpath}"
+        lecture.recording_sha256, lecture.recording_seconds = video.sha256, video.seconds
         ledger.append(s, "lecture.recording_attached", {
             "lecture_id": lecture.id, "class_id": lecture.class_id, "seconds": video.seconds, "sha256": video.sha256,
             "bytes": video.size, "codec": video.codec}, actor_id=actor.id)
     except BaseException:
-        (media / lecture.recording_file).unlink(missing_ok=True)
+        (media / "lectures" / video.relpath).unlink(missing_ok=True)
         raise
     return lecture
 
