@@ -46,6 +46,9 @@ class LiveServer:
             # Tests of the crediting rule alone: no sign-in or random photo checks in the demo class.
             self.sql("UPDATE classes SET photo_checks = false")
         self.log = open(Path(tmp) / "server.log", "w")
+        self._serve()
+
+    def _serve(self):
         self.proc = subprocess.Popen([TRACKER, "serve"], env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 30
         while True:
@@ -83,6 +86,15 @@ class LiveServer:
 
     def tracker(self, *args):
         return subprocess.run([TRACKER, *args], env=self.env, capture_output=True, text=True)
+
+    def crash(self):
+        """SIGKILL, as a power cut or the OOM killer would: no handler, no clean shutdown."""
+        self.proc.kill()
+        self.proc.wait(10)
+
+    def restart(self):
+        """A new server process on the same port, database and instance folder."""
+        self._serve()
 
     def stop(self):
         self.proc.terminate()
