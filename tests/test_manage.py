@@ -377,3 +377,19 @@ def test_class_page_offers_roster_import_and_download(app, demo):
     assert "课程管理" in nav and "新建班期" in nav
     regulator_page = login(app, REGULATOR).get(f"/classes/{class_id}").get_data(as_text=True)
     assert "roster/import" not in regulator_page and "roster.xlsx" in regulator_page
+
+
+def test_class_page_sets_the_content_beside_the_plan_and_warns_when_it_falls_short(app, demo):
+    class_id, _ = demo_ids(demo)
+    with app.app_context(), db.transaction() as s:
+        from models import TrainingClass
+        cls = s.get(TrainingClass, class_id)
+        content = sum(ch.seconds for course in cls.courses for ch in course.chapters)
+        assert content < cls.online_hours * 2700  # the demo's short videos against a 40-hour plan
+    for who in (STAFF, REGULATOR):
+        page = login(app, who).get(f"/classes/{class_id}").get_data(as_text=True)
+        assert f"{round(content / 2700, 2)} 课时" in page and 'id="content-short"' in page
+    with app.app_context(), db.transaction() as s:
+        s.get(TrainingClass, class_id).online_hours = content / 2700  # a plan the content covers exactly
+    page = login(app, STAFF).get(f"/classes/{class_id}").get_data(as_text=True)
+    assert 'id="content-hours"' in page and 'id="content-short"' not in page

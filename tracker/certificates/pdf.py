@@ -14,6 +14,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from tracker.learning.policy import CLASS_HOUR_SECONDS
 from tracker.ledger import offline
 
 FONT_PATH = Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")  # Debian fonts-wqy-zenhei (`make sysdeps`)
@@ -68,7 +69,7 @@ def _qr(url, size=34 * mm):
 
 
 def hours(seconds):
-    return f"{(seconds or 0) / 2700:.2f}"
+    return f"{(seconds or 0) / CLASS_HOUR_SECONDS:.2f}"
 
 
 def certificate_pdf(document_text, verify_url, revoked=None):

@@ -15,11 +15,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from models import ChapterProgress, Enrollment
-from tracker.learning.policy import policy_for
+from tracker.learning.policy import class_hours, policy_for
 from tracker.learning.services import class_online_time
-
-CLASS_HOUR_SECONDS = 45 * 60
-
 
 @dataclass
 class Requirement:
@@ -46,10 +43,6 @@ def requirement(code):
         return fn
 
     return register
-
-
-def class_hours(seconds):
-    return round(seconds / CLASS_HOUR_SECONDS, 2)
 
 
 def class_chapters(cls):

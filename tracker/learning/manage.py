@@ -21,7 +21,6 @@ from tracker.accounts.rules import RuleError, validate_text
 from tracker.learning.policy import FORMS, validate_plan
 from tracker.security import region_covers
 
-CLASS_HOUR_SECONDS = 45 * 60
 VIDEO_TYPES = {".webm": "video/webm", ".mp4": "video/mp4"}
 MAX_VIDEO_SECONDS = 12 * 3600
 # Codecs that OpenCV decodes but browsers and phones cannot play (MPEG-4 Part 2, as OpenCV's "mp4v" writes).
@@ -31,10 +30,6 @@ _MP4_FIRST_BOXES = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide"}
 
 def media_dir():
     return Path(current_app.config["TRACKER_INSTANCE"]) / "media"
-
-
-def class_hours(seconds):
-    return round((seconds or 0) / CLASS_HOUR_SECONDS, 2)
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from models import Chapter, Course
 from tracker.accounts.rules import RuleError
 from tracker.extensions import db
 from tracker.learning import manage, roster_import
-from tracker.learning.policy import FORMS, PROFILES
+from tracker.learning.policy import FORMS, PROFILES, class_hours
 from tracker.security import can_manage_class, can_view_class, class_or_abort, load_current_user, page_auth
 
 bp = Blueprint("manage", __name__)
@@ -54,7 +54,7 @@ def courses():
             error = e.message
     rows = [{"course": c, "seconds": sum(ch.seconds for ch in c.chapters)} for c in _institution_courses(s, user.institution_id)]
     return render_template("manage_courses.html", rows=rows, form=form, error=error,
-                           class_hours=manage.class_hours), (400 if error else 200)
+                           class_hours=class_hours), (400 if error else 200)
 
 
 @bp.route("/manage/courses/<int:course_id>", methods=["GET", "POST"])
@@ -81,7 +81,7 @@ def course_detail(course_id):
             error = e.message
         course = _course_or_403(s, user, course_id)
     return render_template("manage_course.html", course=course, error=error, title_value=title,
-                           class_hours=manage.class_hours, video_types=", ".join(manage.VIDEO_TYPES)), (400 if error else 200)
+                           class_hours=class_hours, video_types=", ".join(manage.VIDEO_TYPES)), (400 if error else 200)
 
 
 # ---------------------------------------------------------------------------------------------------------------------

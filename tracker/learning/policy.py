@@ -23,6 +23,11 @@ PROFILES = {
     "epidemic2020": Policy("epidemic2020", "2020年疫情防控期间（可全部线上）", online_share_max=1.0),
 }
 FORMS = ("录播", "直播", "线下")
+CLASS_HOUR_SECONDS = 45 * 60  # 1 课时 (003 art. 19)
+
+
+def class_hours(seconds):
+    return round((seconds or 0) / CLASS_HOUR_SECONDS, 2)
 
 
 def policy_for(name):

@@ -7,7 +7,7 @@ from tracker.accounts.rules import RuleError, mask_id_number, mask_phone
 from tracker.extensions import db
 from tracker.learning import lectures, record, services, sessions
 from tracker.learning.crediting import REASON_LABELS
-from tracker.learning.policy import policy_for
+from tracker.learning.policy import CLASS_HOUR_SECONDS, class_hours, policy_for
 from tracker.security import can_manage_class, class_or_abort, load_current_user, page_auth, region_covers
 
 bp = Blueprint("learning", __name__)
@@ -71,8 +71,13 @@ def render_class(s, user, cls, error=None, **lecture_view):
     roster = [{"id": t.id, "name": t.name, "id_mask": mask_id_number(t.id_number), "phone_mask": mask_phone(t.phone),
                "category": t.category} for t in services.class_roster(s, cls)]
     failed = error or lecture_view.get("lecture_error")
+    chapters, lectures = services.class_content(s, cls)
+    # What the exam and certificate require is this content's length; the plan's online hours are shown
+    # beside it so that staff and inspectors see a class whose content falls short of its plan.
+    content = {"video": sum(sec for _k, sec in chapters), "live": sum(sec for _k, sec in lectures),
+               "plan": cls.online_hours * CLASS_HOUR_SECONDS}
     return render_template("class_detail.html", cls=cls, roster=roster, policy=policy_for(cls.policy_profile),
-                           can_manage=can_manage_class(user, cls), error=error,
+                           can_manage=can_manage_class(user, cls), error=error, content=content, class_hours=class_hours,
                            **class_lectures_view(s, cls, **lecture_view)), (400 if failed else 200)
 
 

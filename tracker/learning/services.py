@@ -4,9 +4,7 @@ from sqlalchemy import select
 from models import Chapter, ChapterProgress, Enrollment, LectureProgress, LiveLecture, TrainingClass, User
 from tracker import ledger
 from tracker.accounts.rules import RuleError, mask_id_number, validate_id_number
-
-CLASS_HOUR_SECONDS = 45 * 60
-
+from tracker.learning.policy import class_hours
 
 def add_to_roster(s, cls, id_number, actor):
     """Put a registered trainee on a class's roster (花名册)."""
@@ -43,7 +41,7 @@ def trainee_classes(s, trainee):
                 credited = min(p.credited_seconds, ch.seconds) if p else 0.0
                 chapters.append({
                     "chapter_id": ch.id, "title": ch.title, "seconds": ch.seconds,
-                    "class_hours": round(ch.seconds / CLASS_HOUR_SECONDS, 2),
+                    "class_hours": class_hours(ch.seconds),
                     "credited_seconds": round(credited, 1),
                     "progress": round(credited / ch.seconds, 4) if ch.seconds else 0.0,
                 })
@@ -96,13 +94,20 @@ def credited_within(progress, items):
     return sum(min(progress.get(key, 0.0), length) for key, length in items)
 
 
-def class_online_time(s, trainee, cls):
-    """(credited, required) online seconds of a class: the length of its chapters and the scheduled time of its
-    live lectures (cancelled ones aside), and what the trainee has been credited of each. The exam's unlock
-    and the certificate's hours requirement both measure this."""
+def class_content(s, cls):
+    """The online content a class requires, as ((kind, id), seconds) items: its chapters' length and the
+    scheduled time of its live lectures, cancelled ones aside."""
     chapters = [(("chapter", ch.id), ch.seconds) for course in cls.courses for ch in course.chapters]
     lectures = [(("lecture", x.id), x.seconds) for x in s.scalars(
         select(LiveLecture).where(LiveLecture.class_id == cls.id, LiveLecture.status != "cancelled"))]
+    return chapters, lectures
+
+
+def class_online_time(s, trainee, cls):
+    """(credited, required) online seconds of a class: its content's length (class_content) and what the
+    trainee has been credited of each item. The exam's unlock and the certificate's hours requirement both
+    measure this."""
+    chapters, lectures = class_content(s, cls)
     progress = {}
     if chapters:
         progress.update({("chapter", cid): sec for cid, sec in s.execute(

@@ -24,23 +24,18 @@ from tracker.accounts.rules import mask_id_number, mask_phone
 from tracker.certificates.pdf import font
 from tracker.learning.lectures import STATES
 from tracker.learning.lectures import state as lecture_state
-from tracker.learning.policy import policy_for
+from tracker.learning.policy import class_hours, policy_for
 from tracker.learning.sessions import server_now
 from tracker.regulator import reviews
 from tracker.regulator.anomalies import CST, cst_date
 from tracker.regulator.evidence import cst
 
 PLATFORM = "职业技能线上培训平台"
-CLASS_HOUR = 2700  # seconds in a class hour (课时, 45 minutes)
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def minutes(seconds):
     return round((seconds or 0) / 60, 1)
-
-
-def class_hours(seconds):
-    return round((seconds or 0) / CLASS_HOUR, 2)
 
 
 def cst_day_of(moment):
