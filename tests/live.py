@@ -50,12 +50,12 @@ class LiveServer:
 
     def _serve(self):
         self.proc = subprocess.Popen([TRACKER, "serve"], env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 30
+        deadline = time.time() + 60
         while True:
             try:
-                requests.get(self.url + "/login", timeout=1)
+                requests.get(self.url + "/login", timeout=5)
                 break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or (a loaded machine) slow to answer at first
                 if time.time() > deadline or self.proc.poll() is not None:
                     raise RuntimeError("server did not start: " + Path(self.log.name).read_text()[-2000:])
                 time.sleep(0.1)
