@@ -16,8 +16,15 @@ def my_classes():
     return jsonify({"classes": services.trainee_classes(db.session, load_current_user())})
 
 
+def _known(value, message):
+    """A 404 for an id no row can have (beyond a 64-bit column: the lookup itself would overflow, a 500)."""
+    if not lectures.valid_id(value):
+        raise ApiError(404, "not_found", message)
+    return value
+
+
 def _class(s, viewer, class_id, check):
-    cls = s.get(TrainingClass, class_id)
+    cls = s.get(TrainingClass, _known(class_id, "班期不存在"))
     if cls is None:
         raise ApiError(404, "not_found", "班期不存在")
     if not check(viewer, cls):
@@ -52,6 +59,7 @@ def session_start():
 @api_auth("trainee")
 def heartbeat(session_id):
     trainee_id = load_current_user().id
+    _known(session_id, "学习会话不存在")
     beat = sessions.parse_heartbeat(json_body())
     db.session.rollback()  # the writer thread writes; this request must not hold SQLite's write lock meanwhile
     return jsonify(writer(current_app._get_current_object()).submit(session_id, trainee_id, beat))
@@ -61,7 +69,7 @@ def heartbeat(session_id):
 @api_auth("trainee")
 def session_end(session_id):
     s, trainee = db.session, load_current_user()
-    sess = sessions.lock_session(s, session_id, trainee.id)
+    sess = sessions.lock_session(s, _known(session_id, "学习会话不存在"), trainee.id)
     totals = sessions.end_session(s, sess, "closed")
     events.commit(s)
     return jsonify(totals)
@@ -71,7 +79,7 @@ def session_end(session_id):
 @api_auth("trainee")
 def attention(session_id):
     s, trainee = db.session, load_current_user()
-    sess = sessions.lock_session(s, session_id, trainee.id)
+    sess = sessions.lock_session(s, _known(session_id, "学习会话不存在"), trainee.id)
     result = checks.answer_attention(s, sess, sessions.server_now())
     events.commit(s)
     return jsonify(result)
@@ -81,14 +89,14 @@ def attention(session_id):
 @api_auth()
 def trainee_record(trainee_id):
     s, viewer = db.session, load_current_user()
-    trainee = s.get(User, trainee_id)
+    trainee = s.get(User, _known(trainee_id, "学员不存在或无权查看"))
     if trainee is None or trainee.role != "trainee" or not can_view_trainee(s, viewer, trainee):
         raise ApiError(404, "not_found", "学员不存在或无权查看")
     return jsonify(record.trainee_record(s, trainee))
 
 
 def _lecture(s, viewer, lecture_id, manage=False):
-    lecture = s.get(LiveLecture, lecture_id)
+    lecture = s.get(LiveLecture, _known(lecture_id, "直播不存在或无权查看"))
     if lecture is None or not lectures.can_see_lecture(s, viewer, lecture):
         raise ApiError(404, "not_found", "直播不存在或无权查看")
     if manage and not can_manage_class(viewer, lecture.training_class):
@@ -181,6 +189,7 @@ def lecture_attendance(lecture_id):
 @api_auth("trainee")
 def lecture_session_start(lecture_id):
     s, trainee = db.session, load_current_user()
+    _known(lecture_id, "直播不存在，或您不在该直播所属班期中")
     sessions.sweep_stale(s)
     sess = sessions.start_lecture_session(s, trainee, lecture_id, request.remote_addr, request.user_agent.string)
     body = sessions.session_json(s, sess)

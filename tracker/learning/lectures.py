@@ -16,9 +16,15 @@ from tracker.accounts.rules import RuleError, mask_id_number, validate_text
 from tracker.learning.crediting import CST
 from tracker.learning.manage import media_dir, store_video
 
+MAX_ID = 2 ** 63 - 1  # the largest id a database column holds: a larger one is an overflow (a 500), not "not found"
 MIN_SECONDS = 10 * 60
 MAX_SECONDS = 8 * 45 * 60  # a lecture longer than a day's allowance could never be credited in full
 STATES = {"upcoming": "未开始", "live": "直播中", "ended": "已结束", "cancelled": "已取消"}
+
+
+def valid_id(value):
+    """An id as a URL or a JSON body gives it that can name a row: a positive integer the database can hold."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
 
 
 def parse_time(value, field, label):
@@ -26,7 +32,9 @@ def parse_time(value, field, label):
     if isinstance(value, datetime):
         moment = value
     else:
-        text = value.strip() if isinstance(value, str) else ""
+        if value is not None and not isinstance(value, str):
+            raise RuleError("invalid_time", f"{label}格式应为 YYYY-MM-DD HH:MM", field)
+        text = (value or "").strip()
         if not text:
             raise RuleError("missing_field", f"请填写{label}", field)
         try:
@@ -35,16 +43,28 @@ def parse_time(value, field, label):
             raise RuleError("invalid_time", f"{label}格式应为 YYYY-MM-DD HH:MM", field) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=CST)
+    try:
+        # Shown and compared in Beijing time: a time that has no date there (year 10000 once moved from -12:00)
+        # would fail every conversion after it.
+        year = moment.astimezone(CST).year
+    except (OverflowError, ValueError):
+        year = 0
+    if not 2000 <= year <= 2999:
+        raise RuleError("invalid_time", f"{label}超出可安排的范围", field)
     return moment.timestamp()
 
 
 def validate_stream_url(raw):
     """An http(s) address (HLS playlist, video file or a platform's embeddable page) or a path on this site."""
     url = validate_text(raw, "stream_url", "直播地址", 500)
+    # Browsers read a backslash as a slash and drop tabs and line breaks from an address: a slash, a backslash
+    # and a host, or a slash, a tab, a slash and a host, is another site's address (//host), not a path on this one.
+    if any(c.isspace() or c == "\\" for c in url):
+        raise RuleError("invalid_stream_url", "直播地址不能含有空白字符或反斜杠", "stream_url")
     if url.startswith("/") and not url.startswith("//"):
         return url
     parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.netloc or any(c.isspace() for c in url):
+    if parts.scheme not in ("https", "http") or not parts.netloc:
         raise RuleError("invalid_stream_url", "直播地址须以 https:// 开头（或为本站路径）", "stream_url")
     return url
 

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from models import LearningSession, TrainingClass, User
 from tracker.accounts.rules import RuleError
 from tracker.extensions import db
-from tracker.learning import checks, events, sessions
+from tracker.learning import checks, events, lectures, sessions
 from tracker.learning.writer import writer
 from tracker.security import auth_epoch, can_view_class, user_for_token
 
@@ -27,6 +27,20 @@ def _error(e):
     return {"error": {"code": e.code, "message": e.message}}
 
 
+def _session_id(data):
+    """The session_id of an event's payload; TypeError/ValueError (answered as not found) when there is none that
+    can exist: a payload that is not an object, no number, or one too large for the database (an overflow)."""
+    if not isinstance(data, dict):
+        raise TypeError("payload is not an object")
+    try:
+        sid = int(data.get("session_id", 0))
+    except OverflowError:  # Infinity: JSON as Python reads it
+        raise ValueError("no such session id") from None
+    if not lectures.valid_id(sid):
+        raise ValueError("no such session id")
+    return sid
+
+
 class LearnNamespace(Namespace):
     def __init__(self):
         super().__init__(events.LEARN)
@@ -45,7 +59,7 @@ class LearnNamespace(Namespace):
         """Listen for prompts and the end of a session this trainee owns."""
         s = db.session
         try:
-            sess = sessions.lock_session(s, int((data or {}).get("session_id", 0)), self.users.get(request.sid))
+            sess = sessions.lock_session(s, _session_id(data), self.users.get(request.sid))
         except (RuleError, TypeError, ValueError):
             s.rollback()
             return {"error": {"code": "not_found", "message": "学习会话不存在"}}
@@ -60,9 +74,14 @@ class LearnNamespace(Namespace):
         the session goes on when it comes back within the gap a heartbeat may leave."""
         s = db.session
         try:
+            if not isinstance(data, dict):
+                raise RuleError("bad_request", "请求应为JSON对象，如 {\"lecture_id\": 1}")
+            lecture_id = data.get("lecture_id")
+            if isinstance(lecture_id, int) and not isinstance(lecture_id, bool) and not lectures.valid_id(lecture_id):
+                raise RuleError("not_enrolled", "直播不存在，或您不在该直播所属班期中", "lecture_id", status=404)
             trainee = s.get(User, self.users.get(request.sid))
             sessions.sweep_stale(s)
-            sess = sessions.start_lecture_session(s, trainee, (data or {}).get("lecture_id"), request.remote_addr,
+            sess = sessions.start_lecture_session(s, trainee, lecture_id, request.remote_addr,
                                                   request.user_agent.string if request.user_agent else None)
             body = sessions.session_json(s, sess)
             events.commit(s)
@@ -78,7 +97,7 @@ class LearnNamespace(Namespace):
         """Leave the room: the session ends and its heartbeats are sealed."""
         s = db.session
         try:
-            sess = sessions.lock_session(s, int((data or {}).get("session_id", 0)), self.users.get(request.sid))
+            sess = sessions.lock_session(s, _session_id(data), self.users.get(request.sid))
             if sess.lecture_id is None:
                 raise RuleError("not_found", "直播会话不存在", status=404)
             totals = sessions.end_session(s, sess, "left")
@@ -95,6 +114,8 @@ class LearnNamespace(Namespace):
             sid = data.get("session_id")
             if isinstance(sid, bool) or not isinstance(sid, int):
                 raise RuleError("invalid_field", "心跳须带 session_id", "session_id")
+            if not lectures.valid_id(sid):
+                raise RuleError("not_found", "学习会话不存在", status=404)
             answer = writer(current_app._get_current_object()).submit(sid, self.users.get(request.sid), beat)
         except RuleError as e:
             return _error(e)
@@ -104,7 +125,7 @@ class LearnNamespace(Namespace):
     def on_attention(self, data):
         s = db.session
         try:
-            sess = sessions.lock_session(s, int((data or {}).get("session_id", 0)), self.users.get(request.sid))
+            sess = sessions.lock_session(s, _session_id(data), self.users.get(request.sid))
             result = checks.answer_attention(s, sess, sessions.server_now())
             events.commit(s)
         except (RuleError, TypeError, ValueError):
