@@ -8,7 +8,9 @@ import pytest
 from sqlalchemy import func, select
 
 from models import LearningSession, LedgerEntry, LiveLecture
+from tests.test_anomaly_reviews import NOTE, flagged, written  # noqa: F401 (fixture)
 from tests.test_lecture_pages import STAFF, TRAINEE, add_lecture, cls_id, form, login  # noqa: F401 (fixture)
+from tests.test_regulator_portal import account, regulator, web  # noqa: F401 (fixture)
 from tracker.accounts.rules import RuleError
 from tracker.extensions import db
 from tracker.learning import lectures
@@ -211,3 +213,49 @@ def test_cookie_authenticated_lecture_writes_need_the_csrf_token(app, cls_id):
     finally:
         app.config["WTF_CSRF_ENABLED"] = False
     assert counts(app)[:2] == (1, 1)
+
+
+# --- anomaly reviews -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("days", ["Infinity", "-Infinity", "1e400"])
+def test_an_infinite_window_is_refused_not_a_500(app, regulator, flagged, days):
+    """Python's JSON reads Infinity (and 1e400 as inf); int() of it raised OverflowError."""
+    a, _ = flagged
+    raw = '{"conclusion": "watch", "note": "%s", "days": %s}' % (NOTE, days)
+    r = regulator.client.post(f"/api/v1/regulator/trainees/{a}/reviews", data=raw, content_type="application/json",
+                              headers={"Authorization": f"Bearer {regulator.token}"})
+    assert_error(r, 400, "invalid_field", "days")
+    assert written(app) == (0, 0)
+
+
+@pytest.mark.parametrize("note", ["调阅照片\x00确认代刷", "核查\x1b[31m说明", "\x07"])
+def test_a_note_with_control_characters_is_refused(app, regulator, flagged, note):
+    """A NUL was stored on SQLite and refused by PostgreSQL with a 500; other control characters have no place."""
+    a, _ = flagged
+    r = regulator.post(f"/regulator/trainees/{a}/reviews", {"conclusion": "violation", "note": note})
+    assert_error(r, 400, "invalid_field", "note")
+    assert "控制字符" in r.get_json()["error"]["message"]
+    assert written(app) == (0, 0)
+
+
+def test_the_review_page_refuses_a_nul_in_the_note_and_keeps_line_breaks(app, demo, flagged):
+    a, _ = flagged
+    client = web(app, account(demo, "regulator")["username"])
+    r = client.post(f"/regulator/trainees/{a}/review", data={"conclusion": "violation", "note": "代刷\x00"})
+    assert r.status_code == 400 and "控制字符" in r.get_data(as_text=True)
+    assert written(app) == (0, 0)
+    r = client.post(f"/regulator/trainees/{a}/review", data={"conclusion": "violation", "note": "第一行\r\n第二行\t完"})
+    assert r.status_code == 302 and written(app) == (1, 1)
+
+
+def test_review_ids_beyond_the_database_are_not_found_not_a_500(app, demo, regulator, flagged):
+    for r in (regulator.get(f"/regulator/trainees/{HUGE}/reviews"), regulator.get(f"/regulator/trainees/{HUGE}/trace"),
+              regulator.post(f"/regulator/trainees/{HUGE}/reviews", {"conclusion": "watch", "note": NOTE})):
+        assert_error(r, 404, "not_found")
+    page = web(app, account(demo, "regulator")["username"])
+    for r in (page.get(f"/regulator/trainees/{HUGE}/review"),
+              page.post(f"/regulator/trainees/{HUGE}/review", data={"conclusion": "watch", "note": NOTE}),
+              page.get(f"/regulator/trainees/{HUGE}")):
+        assert r.status_code == 404 and "未找到" in r.get_data(as_text=True)
+    assert written(app) == (0, 0)

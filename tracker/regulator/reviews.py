@@ -12,6 +12,7 @@ The parsers and `snapshot` are pure; `record_review` and the readers use the dat
 """
 import hashlib
 import json
+import unicodedata
 from datetime import timezone
 
 from sqlalchemy import func, select
@@ -59,6 +60,9 @@ def parse_note(raw):
         raise RuleError("missing_field", "请填写核查说明（核查了什么、依据是什么）", "note")
     if len(text) > NOTE_MAX:
         raise RuleError("invalid_field", f"核查说明不能超过{NOTE_MAX}字（现有{len(text)}字）", "note")
+    # Control characters (bar line breaks and tabs) belong in no note; PostgreSQL refuses NUL outright (a 500).
+    if any(unicodedata.category(c) == "Cc" and c not in "\t\n\r" for c in text):
+        raise RuleError("invalid_field", "核查说明含有不允许的控制字符", "note")
     return text
 
 
@@ -70,7 +74,7 @@ def parse_days(raw):
         raise RuleError("invalid_field", "天数须为整数", "days")
     try:
         days = int(raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: Infinity, which JSON as Python reads it allows
         raise RuleError("invalid_field", "天数须为整数", "days") from None
     if isinstance(raw, float) and raw != days:
         raise RuleError("invalid_field", "天数须为整数", "days")
