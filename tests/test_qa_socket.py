@@ -29,7 +29,7 @@ def connect(server, token, inbox):
     return client
 
 
-def wait_for(inbox, event, where=lambda data: True, timeout=10):
+def wait_for(inbox, event, where=lambda data: True, timeout=30):
     while True:
         name, data = inbox.get(timeout=timeout)
         if name == event and where(data):
