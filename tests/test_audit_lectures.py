@@ -3,6 +3,7 @@
 Each test here failed before the fix it came with (or guards a denial next to one)."""
 import time
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -213,6 +214,41 @@ def test_cookie_authenticated_lecture_writes_need_the_csrf_token(app, cls_id):
     finally:
         app.config["WTF_CSRF_ENABLED"] = False
     assert counts(app)[:2] == (1, 1)
+
+
+# --- the recording --------------------------------------------------------------------------------------------------
+
+
+def lecture_files(app):
+    folder = Path(app.config["TRACKER_INSTANCE"]) / "media" / "lectures"
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def test_a_recording_whose_commit_fails_leaves_no_file_behind(app, api, cls_id, tmp_path, monkeypatch):
+    """The API stored the file, then the commit failed: the file stayed in media/lectures, named by no row."""
+    from tests.conftest import _tiny_video
+
+    lid = add_lecture(app, cls_id, -3 * 3600)
+    _tiny_video(tmp_path / "rec.webm", "rec", 60)
+    staff = api(STAFF)
+    before = counts(app)
+
+    def refuse():
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(db.session, "commit", refuse)
+    with (tmp_path / "rec.webm").open("rb") as f:
+        r = staff.client.post(f"/api/v1/lectures/{lid}/recording", data={"video": (f, "rec.webm")},
+                              headers={"Authorization": f"Bearer {staff.token}"}, content_type="multipart/form-data")
+    monkeypatch.undo()
+    assert r.status_code == 500
+    assert lecture_files(app) == [] and counts(app) == before
+    with app.app_context(), db.transaction() as s:
+        assert s.get(LiveLecture, lid).recording_file is None
+    with (tmp_path / "rec.webm").open("rb") as f:  # and it can be uploaded again
+        r = staff.client.post(f"/api/v1/lectures/{lid}/recording", data={"video": (f, "rec.webm")},
+                              headers={"Authorization": f"Bearer {staff.token}"}, content_type="multipart/form-data")
+    assert r.status_code == 200 and r.get_json()["has_recording"] and len(lecture_files(app)) == 1
 
 
 # --- anomaly reviews -----------------------------------------------------------------------------------------------

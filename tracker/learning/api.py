@@ -5,7 +5,7 @@ from tracker.api import bp, json_body
 from tracker.api.openapi import _op, extend
 from tracker.errors import ApiError
 from tracker.extensions import db
-from tracker.learning import checks, events, lectures, record, services, sessions
+from tracker.learning import checks, events, lectures, manage, record, services, sessions
 from tracker.learning.writer import writer
 from tracker.security import api_auth, can_manage_class, can_view_class, can_view_trainee, load_current_user
 
@@ -171,9 +171,14 @@ def lecture_recording(lecture_id):
     lecture = _lecture(s, viewer, lecture_id, manage=True)
     upload = request.files.get("video")
     s.rollback()  # decoding a long recording must not hold the database's write lock
-    lectures.attach_recording(s, s.get(LiveLecture, lecture_id), viewer, upload.stream if upload else None,
-                              upload.filename if upload else "", sessions.server_now())
-    s.commit()
+    lecture = lectures.attach_recording(s, s.get(LiveLecture, lecture_id), viewer, upload.stream if upload else None,
+                                        upload.filename if upload else "", sessions.server_now())
+    stored = manage.media_dir() / lecture.recording_file
+    try:
+        s.commit()
+    except BaseException:  # no row names the stored file: remove it rather than leave an orphan
+        stored.unlink(missing_ok=True)
+        raise
     return jsonify(_lecture_body(lecture, sessions.server_now()))
 
 
