@@ -17,6 +17,23 @@
     el.hidden = !text;
   }
 
+  // A class notice (班级公告) sent by staff while the page is open: newest first, each shown once.
+  function showClassNotice(n) {
+    const box = $("class-notices");
+    if (!box || box.querySelector('[data-notice-id="' + n.notice_id + '"]')) return;
+    const li = document.createElement("li");
+    li.dataset.noticeId = n.notice_id;
+    li.className = "fresh";
+    const meta = document.createElement("span");
+    meta.className = "muted";
+    const t = Date.parse(n.at || "");
+    meta.textContent = (isNaN(t) ? "" : new Date(t + 8 * 3600 * 1000).toISOString().slice(0, 16).replace("T", " ")) +
+      " · " + (n.author || "");
+    li.append(meta, document.createElement("br"), document.createTextNode(n.text));
+    box.querySelector("ul").prepend(li);
+    box.hidden = false;
+  }
+
   function setStatus(text, cls) {
     const el = $("status");
     el.textContent = text;
@@ -278,6 +295,8 @@
       socket.on("attention_check", (a) => askAttention(a));
       socket.on("photo_check", (c) => answerPhoto(c));
       socket.on("session_ended", (e) => { if (e.session_id === st.sessionId) onEnded(e.reason); });
+      socket.on("notice", showClassNotice);
+      socket.on("disconnect", () => { st.inRoom = false; });
     }
 
     // Page events: each change of visibility or focus closes a stretch; onAway also runs when the page is left.
@@ -300,10 +319,12 @@
     return {
       flush, send, explain, begin, halt, listen, bindPage, answerPhoto, askAttention,
       amend(fields) { Object.assign(st.stretch || {}, fields); },
+      entered() { st.inRoom = true; },  // the server put this connection in the session's and class's rooms
       get sessionId() { return st.sessionId; }, get active() { return st.active; }, get socket() { return st.socket; },
       // What the browser tests read (window.trackerPlayer).
       probe: { get sessionId() { return st.sessionId; }, get pending() { return st.pending.length; },
-               get photosAnswered() { return photo.answered.size; }, get signedIn() { return photo.signedIn; } },
+               get photosAnswered() { return photo.answered.size; }, get signedIn() { return photo.signedIn; },
+               get inRoom() { return st.inRoom === true; } },
     };
   }
 

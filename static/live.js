@@ -169,6 +169,7 @@
                             Math.max(5, (startsAt - Date.now()) / 1000 - cfg.early_seconds + 2) * 1000);
       return;
     }
+    core.entered();
     $("lecture-credited").textContent = mins(session.lecture_credited_seconds);
     $("lecture-progress").value = session.lecture_credited_seconds;
     $("leave").disabled = false;
@@ -185,7 +186,7 @@
     const socket = io("/learn", { transports: ["websocket", "polling"], withCredentials: true });
     core.listen(socket, (sock) => {
       if (core.sessionId) {  // a reconnection: back into the session's rooms, then what waited offline
-        sock.emit("join", { session_id: core.sessionId });
+        sock.emit("join", { session_id: core.sessionId }, (r) => { if (r && r.ok) core.entered(); });
         core.send();
         return;
       }

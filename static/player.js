@@ -106,7 +106,7 @@
     if (typeof io === "undefined") return;
     const socket = io("/learn", { transports: ["websocket", "polling"], withCredentials: true });
     core.listen(socket, (sock) => {
-      sock.emit("join", { session_id: core.sessionId });
+      sock.emit("join", { session_id: core.sessionId }, (r) => { if (r && r.ok) core.entered(); });
       core.send();
     }, (reason) => stop(reason === "replaced" ? "您已在其他设备或页面开始学习，本页面已停止计时" : "本次学习会话已结束"));
   }

@@ -6,7 +6,11 @@
   const watched = new Set(cfg.threads || []);
   const socket = io("/qa", { transports: ["websocket", "polling"], withCredentials: true });
 
-  function fmt(at) { return (at || "").slice(0, 16).replace("T", " ") + " UTC"; }
+  // Beijing time (UTC+8, no daylight saving), as the server renders it: "2026-12-02 11:51".
+  function fmt(at) {
+    const t = Date.parse(at || "");
+    return isNaN(t) ? "" : new Date(t + 8 * 3600 * 1000).toISOString().slice(0, 16).replace("T", " ");
+  }
 
   function addPost(p) {
     const list = document.querySelector('.qa-posts[data-thread-id="' + p.thread_id + '"]');

@@ -158,3 +158,26 @@ def test_a_notice_reaches_the_class_room_of_the_player_namespace(app, demo, api,
     assert api(outsiders[0]).post(f"/classes/{cid}/notices", {"text": "x"}).status_code == 404
     assert api(REGULATOR).post(f"/classes/{cid}/notices", {"text": "x"}).status_code == 403
     assert kinds(app, "notice.sent")[0]["class_id"] == cid
+
+
+def test_pages_show_beijing_time_and_the_player_shows_the_class_notices(app, demo, api):
+    from tests.test_access import web_login
+    from tracker.clock import beijing
+
+    t = web_login(app, trainee(demo)["username"])
+    assert t.post(f"/learn/chapters/{chapter_id(demo)}/qa", data={"text": "几点了"}).status_code == 302
+    cid = demo["classes"][0]["class_id"]
+    for n in range(4):
+        assert api(STAFF).post(f"/classes/{cid}/notices", {"text": f"公告{n}"}).status_code == 201
+    with app.app_context(), db.transaction() as s:
+        post = s.scalar(select(QaPost))
+        asked = beijing(post.created_ts)
+    for page in (t.get(f"/qa/threads/{post.id}"), web_login(app, STAFF).get("/qa")):
+        text = page.get_data(as_text=True)
+        assert asked in text and "UTC" not in text
+    player = t.get(f"/learn/chapters/{chapter_id(demo)}").get_data(as_text=True)
+    # the three latest, newest first, and the box the page adds live notices to
+    assert 'id="class-notices"' in player and "公告0" not in player
+    assert player.index("公告3") < player.index("公告2") < player.index("公告1")
+    other = demo["classes"][0]["chapters"][1]["chapter_id"]
+    assert "公告3" in t.get(f"/learn/chapters/{other}").get_data(as_text=True)

@@ -99,3 +99,23 @@ def test_heartbeats_buffered_offline_are_resent_and_a_second_tab_stops_the_first
     # nothing recorded was lost: the offline stretch was credited after the resend
     assert first["credited_seconds"] >= watched - 12, (first, watched)
     assert first["credited_seconds"] <= first["wall_seconds"]
+
+
+def test_a_notice_from_staff_appears_live_in_the_player(live, browser):
+    trainee = live.account("trainee", 0)
+    chapter = live.demo["classes"][0]["chapters"][1]
+    page = browser.new_page(viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True)
+    login(page, live.url, trainee["username"])
+    page.goto(f"{live.url}/learn/chapters/{chapter['chapter_id']}")
+    page.wait_for_function("window.trackerPlayer && window.trackerPlayer.inRoom", timeout=30000)
+    assert not page.is_visible("#class-notices")
+    staff = live.token(live.account("staff")["username"])
+    r = requests.post(f"{live.url}/api/v1/classes/{live.demo['classes'][0]['class_id']}/notices",
+                      json={"text": "今晚20点直播答疑，请准时进入直播间"},
+                      headers={"Authorization": "Bearer " + staff}, timeout=10)
+    assert r.status_code == 201, r.text
+    page.wait_for_selector(f"#class-notices [data-notice-id=\"{r.json()['notice_id']}\"]", timeout=15000)
+    box = page.inner_text("#class-notices")
+    assert "今晚20点直播答疑" in box and "王老师" in box
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    page.close()

@@ -12,7 +12,7 @@ from tracker import ledger
 from tracker.accounts.rules import RuleError
 from tracker.errors import ApiError
 from tracker.learning import events
-from tracker.learning.checks import rfc3339
+from tracker.clock import rfc3339
 from tracker.learning.services import chapter_in_trainee_classes
 from tracker.learning.sessions import server_now
 from tracker.security import can_manage_class, can_view_class, region_covers
@@ -20,6 +20,7 @@ from tracker.security import can_manage_class, can_view_class, region_covers
 QA = "/qa"
 MAX_POST = 2000
 MAX_NOTICE = 500
+NOTICES_SHOWN = 3  # the latest notices a player or live room shows on opening
 
 
 def _body(text, limit, label):

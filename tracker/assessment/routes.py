@@ -317,6 +317,6 @@ def exam_settings(class_id):
     results = [{"attempt": a, "name": name, "review": services.exam_review(s, a) if a.kind == "exam" else None}
                for a, name in rows]
     return render_template("exam_settings.html", cls=cls, settings=services.exam_settings(s, cls), error=error,
-                           results=results, can_manage=can_manage_class(user, cls), rfc3339=services.rfc3339,
+                           results=results, can_manage=can_manage_class(user, cls),
                            questions=len(services.active_questions(s, [c.id for c in cls.courses])),
                            now=server_now()), (400 if error else 200)

@@ -1,7 +1,6 @@
 """PDFs in Chinese: the certificate (with its QR code and the signed JSON in the metadata) and the learning record."""
 import base64
 import json
-from datetime import datetime, timedelta, timezone
 from io import BytesIO
 from pathlib import Path
 
@@ -14,12 +13,12 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from tracker.clock import beijing, beijing_date
 from tracker.learning.policy import CLASS_HOUR_SECONDS
 from tracker.ledger import offline
 
 FONT_PATH = Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")  # Debian fonts-wqy-zenhei (`make sysdeps`)
 FONT = "WQYZenHei"
-CST = timezone(timedelta(hours=8))
 PLATFORM = "职业技能线上培训平台"
 
 
@@ -99,7 +98,7 @@ def certificate_pdf(document_text, verify_url, revoked=None):
          f"{dates.get('first') or ''} 至 {dates.get('last') or ''}"],
         ["线上有效学时", f"{online.get('credited_class_hours', 0)} 课时（规定 {online.get('required_class_hours', 0)} 课时）",
          "结业考试成绩", exam_text],
-        ["过程拍照核验通过", f"{facts.get('photo_checks_passed', 0)} 次", "出具日期", facts["issued_at"][:10]],
+        ["过程拍照核验通过", f"{facts.get('photo_checks_passed', 0)} 次", "出具日期", beijing_date(facts["issued_at"])],
     ]
     story.append(_table(rows, [28 * mm, width / 2 - 28 * mm, 28 * mm, width / 2 - 28 * mm], st["cell"], header=False))
     story += [_p("课程与有效学时", st["h2"])]
@@ -129,10 +128,8 @@ def certificate_pdf(document_text, verify_url, revoked=None):
 
 
 def _cst(text):
-    if not text:
-        return ""
     try:
-        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).astimezone(CST).strftime("%Y-%m-%d %H:%M")
+        return beijing(text)
     except ValueError:
         return text
 

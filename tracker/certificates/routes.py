@@ -1,13 +1,14 @@
 """Pages: issue from the class page, a certificate's page and downloads, revocation, the public verification page
 and the learning record PDF."""
 import os
-from datetime import datetime
+import time
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 
 from models import TrainingClass
 from tracker.accounts.rules import mask_id_number
 from tracker.certificates import pdf, services
+from tracker.clock import beijing
 from tracker.extensions import db
 from tracker.learning.record import trainee_record
 from tracker.security import can_view_trainee, load_current_user, page_auth
@@ -111,7 +112,7 @@ def record_pdf(trainee_id):
         abort(404)
     rec = trainee_record(s, trainee)
     body = pdf.record_pdf(trainee, mask_id_number(trainee.id_number), rec,
-                          datetime.now(pdf.CST).strftime("%Y-%m-%d %H:%M"))
+                          beijing(time.time()))
     return Response(body, mimetype="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="record-{trainee.id}.pdf"'})
 

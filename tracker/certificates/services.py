@@ -13,6 +13,7 @@ from models import (
 )
 from tracker import ledger
 from tracker.accounts.rules import RuleError, mask_id_number
+from tracker.clock import rfc3339
 from tracker.certificates.rules import class_chapters, class_hours, credited_by_chapter, eligibility
 from tracker.learning.crediting import cst_day
 from tracker.ledger import checkpoints, keys, offline, proofs, tree
@@ -27,10 +28,6 @@ class NotEligible(RuleError):
     def __init__(self, missing):
         super().__init__("not_eligible", "不符合出具培训证明的条件：" + "；".join(m["message"] for m in missing), status=409)
         self.missing = missing
-
-
-def rfc3339(ts=None):
-    return datetime.fromtimestamp(time.time() if ts is None else ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # --- who may do what ------------------------------------------------------------------------------------------------

@@ -6,22 +6,18 @@ the ledger. How a photo is judged is the proctoring feature's business; this mod
 asking, deadlines and blocking.
 """
 import random
-from datetime import datetime, timezone
 
 from flask import current_app
 
 from models import SessionCheck
 from tracker import ledger
+from tracker.clock import rfc3339
 from tracker.learning import events
 
 ATTENTION = "attention"
 PHOTO_SIGNIN, PHOTO_RANDOM, PHOTO_EXAM = "photo_signin", "photo_random", "photo_exam"
 PHOTO_MAX_INTERVAL = 1200  # at least one photo per 20 minutes of play
 RETRY_AFTER_FAILURE = 20  # seconds before a failed photo check is asked again
-
-
-def rfc3339(ts):
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def next_attention(now):

@@ -6,6 +6,7 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from models import LectureProgress, LiveLecture
 from tracker.accounts.rules import RuleError
+from tracker.assessment import qa
 from tracker.extensions import db
 from tracker.learning import lectures, manage, sessions
 from tracker.learning.crediting import CST, REASON_LABELS
@@ -198,7 +199,8 @@ def room(lecture_id):
               "enrol_url": url_for("proctoring.enrol_page", next=request.path)}
     progress = s.get(LectureProgress, (user.id, lecture.id))
     info = lectures.lecture_json(lecture, now, progress.credited_seconds if progress else 0.0)
-    return render_template("lecture_room.html", lecture=lecture, info=info, config=config)
+    return render_template("lecture_room.html", lecture=lecture, info=info, config=config,
+                           notices=qa.class_notices(s, lecture.class_id, limit=qa.NOTICES_SHOWN))
 
 
 @bp.get("/learn/lectures/<int:lecture_id>/replay")

@@ -6,7 +6,7 @@ import re
 import warnings
 import zipfile
 from dataclasses import dataclass, field
-from datetime import timedelta, timezone
+from datetime import timezone
 from pathlib import Path
 
 import openpyxl
@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from models import Enrollment, User
 from tracker import ledger
+from tracker.clock import CST
 from tracker.accounts.rules import (
     RuleError,
     mask_id_number,
@@ -28,7 +29,6 @@ MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 5000
 # An XLSX is a zip: refuse one that would inflate far beyond any honest 5,000-row roster (zip bomb).
 MAX_XLSX_INFLATED = 100 * 1024 * 1024
-CST = timezone(timedelta(hours=8), "CST")
 
 COLUMNS = {"name": "姓名", "id_number": "身份证号码", "phone": "手机号码", "category": "身份类别"}
 ALIASES = {

@@ -4,6 +4,7 @@ from sqlalchemy import func, select
 
 from models import Enrollment, Institution, TrainingClass
 from tracker.accounts.rules import RuleError, mask_id_number, mask_phone
+from tracker.assessment import qa
 from tracker.extensions import db
 from tracker.learning import lectures, record, services, sessions
 from tracker.learning.crediting import REASON_LABELS
@@ -94,6 +95,7 @@ def player(chapter_id):
         "player.html", chapter=chapter, class_id=class_id,
         prev=siblings[i - 1] if i > 0 else None, next=siblings[i + 1] if i + 1 < len(siblings) else None,
         interval=current_app.config["TRACKER_HEARTBEAT_INTERVAL"], reason_labels=REASON_LABELS,
+        notices=qa.class_notices(s, class_id, limit=qa.NOTICES_SHOWN),
     )
 
 

@@ -4,13 +4,13 @@ import json
 import logging
 import os
 import time
-from datetime import datetime, timezone
 
 from flask import current_app, has_app_context
 from sqlalchemy import select
 
 from models import LedgerCheckpoint, LedgerHead
 from tracker import housekeeping
+from tracker.clock import parse_rfc3339, rfc3339
 from tracker.ledger import keys, offline, tree
 from tracker.ledger.chain import canonical_json, entry_body
 
@@ -18,14 +18,6 @@ _cp = LedgerCheckpoint.__table__
 _head = LedgerHead.__table__
 DEFAULT_INTERVAL = 60
 log = logging.getLogger(__name__)
-
-
-def rfc3339(ts=None):
-    return datetime.fromtimestamp(time.time() if ts is None else ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_rfc3339(text):
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
 
 
 def interval():

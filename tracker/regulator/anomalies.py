@@ -36,9 +36,9 @@ import statistics
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
+from tracker.clock import CST
 
-CST = timezone(timedelta(hours=8), "CST")
 HIGH, MEDIUM = 60, 30
 LEVEL_LABELS = {"high": "高", "medium": "中", "low": "低", "none": "无"}
 PHOTO_KINDS = ("photo_signin", "photo_random", "photo_exam")

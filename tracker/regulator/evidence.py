@@ -7,7 +7,6 @@ import json
 import re
 import unicodedata
 from collections import defaultdict
-from datetime import datetime
 
 from sqlalchemy import or_, select
 
@@ -18,9 +17,10 @@ from models import (
 from tracker.accounts.rules import mask_id_number
 from tracker.assessment import rules
 from tracker.assessment.services import as_rule
+from tracker.clock import beijing
 from tracker.regulator import anomalies
 from tracker.regulator.anomalies import (
-    CST, AttemptFacts, Answer, CheckFacts, EnrolmentFacts, FlagFacts, SessionFacts,
+    AttemptFacts, Answer, CheckFacts, EnrolmentFacts, FlagFacts, SessionFacts,
 )
 from tracker.regulator.search import trainees_in_scope_query, visible_institution_ids
 
@@ -39,9 +39,7 @@ def _chunks(ids, size=BATCH):
 
 
 def cst(ts, seconds=True):
-    if ts is None:
-        return ""
-    return datetime.fromtimestamp(ts, CST).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    return beijing(ts, seconds)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
