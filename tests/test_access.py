@@ -385,3 +385,44 @@ def test_pages_never_show_whole_id_numbers_or_phones(app, demo, api):
     assert "150102********" in roster and "138****0001" in roster
     admin = web_login(app, account(demo, "admin")["username"]).get("/admin/users").get_data(as_text=True)
     assert "139****0001" in admin and f"150102********{body17[14:]}X" in admin
+
+
+def test_an_id_no_row_can_have_is_not_found_on_every_route(app, demo, api):
+    """An id beyond what the column holds (INTEGER on PostgreSQL, 64 bits on SQLite) fails the lookup itself: every
+    <int:…> route answers 404 instead (405 just past the bound on a path whose other method matched first:
+    Werkzeug's matcher), and the largest id a row can have reaches the view and gets an answer, not a 500."""
+    from tracker.db import MAX_ID
+
+    staff, web = api(account(demo, "staff")["username"]), web_login(app, account(demo, "staff")["username"])
+    tried = 0
+    for value, allowed in ((2 ** 70, {404}), (MAX_ID + 1, {404, 405}), (MAX_ID, None)):
+        for rule in app.url_map.iter_rules():
+            if "<int:" not in rule.rule:
+                continue
+            path = re.sub(r"<int:[^>]+>", str(value), rule.rule)
+            path = re.sub(r"<(?:[^:<>]+:)?[^<>]+>", "x", path)
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                if path.startswith("/api/v1/"):
+                    r = staff.call(method, path[len("/api/v1"):], {} if method != "GET" else None)
+                else:
+                    r = web.open(path, method=method)
+                assert (r.status_code in allowed) if allowed else r.status_code < 500, (method, path, r.status_code)
+                tried += 1
+    assert tried > 120
+    for path in ("/ledger/entries/{}/proof", "/ledger/checkpoints/{}"):  # BIGINT positions
+        for value, status in ((2 ** 64, 404), (2 ** 63 - 1, 404), (2 ** 40, 404)):
+            assert staff.get(path.format(value)).status_code == status, (path, value)
+
+
+@pytest.mark.parametrize("role, path, body, status", [
+    ("trainee", "/sessions", {"chapter_id": 2 ** 40}, 404),
+    ("staff", "/classes/{class_id}/certificates", {"trainee_id": 2 ** 40}, 404),
+    ("staff", "/classes/{class_id}/certificates", {"trainee_id": -2 ** 62}, 404),
+    ("staff", "/courses/1/questions", {"type": "truefalse", "text": "题", "key": True, "score": 1, "chapter_id": 2 ** 40}, 400),
+    ("regulator", "/regulator/samples", {"kind": "trainees", "n": 1, "region_code": [None]}, 400),
+    ("regulator", "/regulator/samples", {"kind": "trainees", "n": 1, "region_code": "１５０１００"}, 400),
+])
+def test_ids_and_codes_in_a_body_that_no_row_can_have_are_refused_not_a_500(app, demo, api, role, path, body, status):
+    r = api(account(demo, role)["username"]).post(path.format(class_id=class_id(demo)), body)
+    assert r.status_code == status, r.get_json()
+    assert r.get_json()["error"]["message"]

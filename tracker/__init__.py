@@ -20,6 +20,8 @@ def create_app(config=None):
         static_folder=str(ROOT / "static"),
     )
     app.config.update(cfg)
+    from tracker.db import BigIdConverter, RowIdConverter
+    app.url_map.converters.update(int=RowIdConverter, bigint=BigIdConverter)  # before any route is added
     app.json.ensure_ascii = False
     app.secret_key = cfg.get("SECRET_KEY") or instance_secret(instance)
     app.config.setdefault("TRACKER_ID_PEPPER", instance_secret(instance, "id_pepper"))

@@ -4,8 +4,35 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import text
+from werkzeug.routing import IntegerConverter
 
 import models
+
+MAX_ID = 2 ** 31 - 1  # the largest id an INTEGER column holds on PostgreSQL: a larger one fails the lookup (a 500)
+MAX_BIGINT = 2 ** 63 - 1  # ledger sequence numbers and tree sizes are BIGINT
+
+
+class RowIdConverter(IntegerConverter):
+    """<int:…> in every route: an id no row can have does not match the route, so it is a plain 404."""
+
+    regex = r"\d{1,10}"  # refused by the pattern, not only by max: a route's other methods then say 404, not 405
+
+    def __init__(self, map, fixed_digits=0, min=None, max=MAX_ID, signed=False):
+        super().__init__(map, fixed_digits, min, max, signed)
+
+
+def valid_id(value):
+    """An id as a JSON body gives it that can name a row: a positive integer the database can hold."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
+
+
+class BigIdConverter(IntegerConverter):
+    """<bigint:…>: a ledger position (BIGINT)."""
+
+    regex = r"\d{1,19}"
+
+    def __init__(self, map, fixed_digits=0, min=None, max=MAX_BIGINT, signed=False):
+        super().__init__(map, fixed_digits, min, max, signed)
 
 MIGRATIONS = Path(models.__file__).resolve().parent / "migrations"
 

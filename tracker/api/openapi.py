@@ -1,4 +1,7 @@
 """The OpenAPI 3.1 document of /api/v1, kept next to the routes it describes."""
+import re
+
+from flask import current_app, has_app_context
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -45,6 +48,7 @@ def document():
     }
     for extra in _EXTENSIONS:
         paths.update(extra())
+    _add_path_parameters(paths)
     return {
         "openapi": "3.1.0",
         "info": {"title": "职业技能线上培训平台 API", "version": "1"},
@@ -60,6 +64,26 @@ def document():
                 "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}}},
         },
     }
+
+
+_RULE_PARAM = re.compile(r"<(?:([^:<>]+):)?([^<>]+)>")
+
+
+def _add_path_parameters(paths):
+    """Declare each templated path's parameters, typed as its route's converter types them (<int:…>, <bigint:…>: an integer)."""
+    converters = {}
+    if has_app_context():
+        for rule in current_app.url_map.iter_rules():
+            if rule.rule.startswith("/api/v1/"):
+                path = _RULE_PARAM.sub(r"{\2}", rule.rule[len("/api/v1"):])
+                converters[path] = {name: conv for conv, name in _RULE_PARAM.findall(rule.rule)}
+    for path, item in paths.items():
+        names = re.findall(r"{([^{}]+)}", path)
+        if names:
+            kinds = converters.get(path, {})
+            item["parameters"] = [{"name": n, "in": "path", "required": True, "schema":
+                                   {"type": "integer", "minimum": 0} if kinds.get(n) in ("int", "bigint") else {"type": "string"}}
+                                  for n in names]
 
 
 # Features that add API routes register a function returning their path items here.

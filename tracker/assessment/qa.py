@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from models import Chapter, ClassNotice, QaPost, TrainingClass, User
 from tracker import ledger
 from tracker.accounts.rules import RuleError
+from tracker.db import valid_id
 from tracker.errors import ApiError
 from tracker.learning import events
 from tracker.clock import rfc3339
@@ -71,7 +72,7 @@ def can_answer_thread(s, user, root):
 
 def thread_for(s, user, thread_id):
     """The root post of a thread the user may see, or 404 (another institution's thread is not disclosed)."""
-    root = s.get(QaPost, thread_id) if isinstance(thread_id, int) and not isinstance(thread_id, bool) else None
+    root = s.get(QaPost, thread_id) if valid_id(thread_id) else None
     if root is None or user is None or root.thread_id is not None or not can_view_thread(s, user, root):
         raise ApiError(404, "not_found", "答疑不存在或无权查看")
     return root

@@ -17,6 +17,7 @@ from models import (
 from tracker import ledger
 from tracker.accounts.rules import RuleError
 from tracker.assessment import rules
+from tracker.db import valid_id
 from tracker.errors import ApiError
 from tracker.learning import checks
 from tracker.learning.policy import policy_for
@@ -81,9 +82,10 @@ def _chapter_of_course(s, course, chapter_id):
     if chapter_id in (None, "", 0):
         return None
     try:
-        chapter = s.get(Chapter, int(chapter_id))
+        chapter_id = int(chapter_id)
     except (TypeError, ValueError):
-        chapter = None
+        chapter_id = None
+    chapter = s.get(Chapter, chapter_id) if valid_id(chapter_id) else None
     if chapter is None or chapter.course_id != course.id:
         raise RuleError("invalid_question", "章节不属于该课程", "chapter_id")
     return chapter.id

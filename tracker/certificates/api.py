@@ -8,6 +8,7 @@ from tracker.api.openapi import _op, extend
 from tracker.certificates import services
 from tracker.certificates.rules import eligibility
 from tracker.errors import ApiError
+from tracker.db import valid_id
 from tracker.extensions import db
 from tracker.security import api_auth, can_view_class, load_current_user
 
@@ -19,7 +20,7 @@ def _class_and_trainee(class_id, trainee_id):
         raise ApiError(404, "not_found", "班期不存在")
     if not can_view_class(viewer, cls):
         raise ApiError(403, "forbidden", "无权查看该班期")
-    trainee = services.trainee(s, trainee_id) if isinstance(trainee_id, int) and not isinstance(trainee_id, bool) else None
+    trainee = services.trainee(s, trainee_id) if valid_id(trainee_id) else None
     if trainee is None:
         raise ApiError(404, "not_found", "学员不存在", field="trainee_id")
     return s, viewer, cls, trainee

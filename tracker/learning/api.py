@@ -4,6 +4,7 @@ from models import LiveLecture, TrainingClass, User
 from tracker.api import bp, json_body
 from tracker.api.openapi import _op, extend
 from tracker.errors import ApiError
+from tracker.db import valid_id
 from tracker.extensions import db
 from tracker.learning import checks, events, lectures, manage, record, services, sessions
 from tracker.learning.writer import writer
@@ -17,8 +18,8 @@ def my_classes():
 
 
 def _known(value, message):
-    """A 404 for an id no row can have (beyond a 64-bit column: the lookup itself would overflow, a 500)."""
-    if not lectures.valid_id(value):
+    """A 404 for an id no row can have (beyond what its column holds the lookup itself would fail: a 500)."""
+    if not valid_id(value):
         raise ApiError(404, "not_found", message)
     return value
 

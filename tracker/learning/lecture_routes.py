@@ -19,14 +19,6 @@ bp = Blueprint("lectures", __name__)
 FORM_FIELDS = ("title", "teacher", "stream_url", "date", "start", "end")
 
 
-@bp.url_value_preprocessor
-def _ids_that_can_exist(_endpoint, values):
-    """A class or lecture id beyond what the database holds is not found (looking it up would overflow: a 500)."""
-    for key in ("class_id", "lecture_id"):
-        if key in (values or {}) and not lectures.valid_id(values[key]):
-            abort(404)
-
-
 def _when(ts):
     return datetime.fromtimestamp(ts, CST)
 

@@ -16,15 +16,9 @@ from tracker.accounts.rules import RuleError, mask_id_number, validate_text
 from tracker.learning.crediting import CST
 from tracker.learning.manage import media_dir, store_video
 
-MAX_ID = 2 ** 63 - 1  # the largest id a database column holds: a larger one is an overflow (a 500), not "not found"
 MIN_SECONDS = 10 * 60
 MAX_SECONDS = 8 * 45 * 60  # a lecture longer than a day's allowance could never be credited in full
 STATES = {"upcoming": "未开始", "live": "直播中", "ended": "已结束", "cancelled": "已取消"}
-
-
-def valid_id(value):
-    """An id as a URL or a JSON body gives it that can name a row: a positive integer the database can hold."""
-    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
 
 
 def parse_time(value, field, label):

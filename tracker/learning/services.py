@@ -4,6 +4,7 @@ from sqlalchemy import select
 from models import Chapter, ChapterProgress, Enrollment, LectureProgress, LiveLecture, TrainingClass, User
 from tracker import ledger
 from tracker.accounts.rules import RuleError, mask_id_number, validate_id_number
+from tracker.db import valid_id
 from tracker.learning.policy import class_hours
 
 def add_to_roster(s, cls, id_number, actor):
@@ -66,6 +67,8 @@ def chapter_in_trainee_classes(s, trainee, chapter_id):
     """The chapter and the class through which the trainee may study it, or (None, None)."""
     from models import ClassCourse
 
+    if not valid_id(chapter_id):
+        return None, None
     row = s.execute(
         select(Chapter, Enrollment.class_id)
         .join(ClassCourse, ClassCourse.course_id == Chapter.course_id)

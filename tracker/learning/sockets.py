@@ -5,8 +5,9 @@ from sqlalchemy import select
 
 from models import LearningSession, TrainingClass, User
 from tracker.accounts.rules import RuleError
+from tracker.db import valid_id
 from tracker.extensions import db
-from tracker.learning import checks, events, lectures, sessions
+from tracker.learning import checks, events, sessions
 from tracker.learning.writer import writer
 from tracker.security import auth_epoch, can_view_class, user_for_token
 
@@ -36,7 +37,7 @@ def _session_id(data):
         sid = int(data.get("session_id", 0))
     except OverflowError:  # Infinity: JSON as Python reads it
         raise ValueError("no such session id") from None
-    if not lectures.valid_id(sid):
+    if not valid_id(sid):
         raise ValueError("no such session id")
     return sid
 
@@ -77,7 +78,7 @@ class LearnNamespace(Namespace):
             if not isinstance(data, dict):
                 raise RuleError("bad_request", "请求应为JSON对象，如 {\"lecture_id\": 1}")
             lecture_id = data.get("lecture_id")
-            if isinstance(lecture_id, int) and not isinstance(lecture_id, bool) and not lectures.valid_id(lecture_id):
+            if isinstance(lecture_id, int) and not isinstance(lecture_id, bool) and not valid_id(lecture_id):
                 raise RuleError("not_enrolled", "直播不存在，或您不在该直播所属班期中", "lecture_id", status=404)
             trainee = s.get(User, self.users.get(request.sid))
             sessions.sweep_stale(s)
@@ -114,7 +115,7 @@ class LearnNamespace(Namespace):
             sid = data.get("session_id")
             if isinstance(sid, bool) or not isinstance(sid, int):
                 raise RuleError("invalid_field", "心跳须带 session_id", "session_id")
-            if not lectures.valid_id(sid):
+            if not valid_id(sid):
                 raise RuleError("not_found", "学习会话不存在", status=404)
             answer = writer(current_app._get_current_object()).submit(sid, self.users.get(request.sid), beat)
         except RuleError as e:

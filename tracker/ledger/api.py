@@ -50,12 +50,12 @@ def ledger_checkpoints():
                     "total": total, "next": url_for("api.ledger_checkpoints", page=page + 1, per_page=per_page) if more else None})
 
 
-@bp.get("/ledger/checkpoints/<int:tree_size>")
+@bp.get("/ledger/checkpoints/<bigint:tree_size>")
 def ledger_checkpoint(tree_size):
     return jsonify(checkpoints.as_json(proofs.checkpoint_for(db.session, tree_size)))
 
 
-@bp.get("/ledger/entries/<int:seq>/proof")
+@bp.get("/ledger/entries/<bigint:seq>/proof")
 @api_auth()
 def ledger_inclusion_proof(seq):
     """Inclusion proof of one entry against checkpoint tree_size (the newest when omitted), with that checkpoint."""

@@ -7,12 +7,12 @@ from tracker.api.openapi import _op, extend
 from tracker.errors import ApiError
 from tracker.extensions import db
 from tracker.regulator import reviews, sampling, search, trace
-from tracker.regulator.routes import MAX_ID, READERS, anomaly_report, days_param
+from tracker.regulator.routes import READERS, anomaly_report, days_param
 from tracker.security import api_auth, can_view_trainee, load_current_user
 
 
 def _trainee_or_404(s, viewer, trainee_id):
-    trainee = s.get(User, trainee_id) if 0 < trainee_id <= MAX_ID else None  # a larger id overflows the lookup
+    trainee = s.get(User, trainee_id)
     if trainee is None or trainee.role != "trainee" or not can_view_trainee(s, viewer, trainee):
         raise ApiError(404, "not_found", "学员不存在或不在您的查看范围内")
     return trainee

@@ -72,8 +72,8 @@ def validate_request(viewer, kind, n, region_code):
         raise RuleError("invalid_field", "抽查对象须为 trainees（学员）或 classes（班期）", "kind")
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_N:
         raise RuleError("invalid_field", f"抽取数量须为 1 到 {MAX_N} 的整数", "n")
-    region = (region_code or viewer.region_code or "").strip()
-    if not (len(region) == 6 and region.isdigit()):
+    region = region_code or viewer.region_code or ""
+    if not (isinstance(region, str) and len(region) == 6 and region.isascii() and region.isdigit()):
         raise RuleError("invalid_field", "行政区划代码须为6位数字", "region_code")
     if not region_covers(viewer.region_code, region):
         raise RuleError("outside_region", "只能在本辖区内抽查", "region_code", status=403)
