@@ -390,3 +390,32 @@ def test_openapi_documents_the_contract(client, demo):
     for p in ("/chapters/{chapter_id}/quiz/attempts", "/classes/{class_id}/exam/attempts",
               "/attempts/{attempt_id}/answers", "/attempts/{attempt_id}/submit"):
         assert "post" in paths[p]
+
+
+def test_the_learning_record_page_and_pdf_show_each_attempt_with_its_result(app, demo, api):
+    from tests.test_access import web_login
+
+    t = trainee(demo)
+    me = api(t["username"])
+    first, second = chapters(demo)
+    give(app, t["user_id"], first["chapter_id"], 150)
+    give(app, t["user_id"], second["chapter_id"], 180)
+    body = me.post(f"/chapters/{first['chapter_id']}/quiz/attempts").get_json()
+    questions = bank(app, [q["question_id"] for q in body["questions"]])
+    for q in body["questions"]:
+        me.post(f"/attempts/{body['attempt_id']}/answers",
+                {"question_id": q["question_id"], "answer": right_answer(questions[q["question_id"]], q)})
+    assert me.post(f"/attempts/{body['attempt_id']}/submit").get_json()["passed"] is True
+    blank = me.post(f"/chapters/{second['chapter_id']}/quiz/attempts").get_json()["attempt_id"]
+    assert me.post(f"/attempts/{blank}/submit").get_json()["passed"] is False
+
+    rec = me.get(f"/trainees/{t['user_id']}/record").get_json()
+    assert [(a["kind_label"], a["status_label"], a["passed"]) for a in rec["quizzes"]] == [
+        ("章节测验", "已交卷", True), ("章节测验", "已交卷", False)]
+    web = web_login(app, t["username"])
+    page = web.get("/learn/record").get_data(as_text=True)
+    rows = page[page.index('id="attempts"'):page.index('id="certificates"')]
+    assert rows.index(f'data-attempt-id="{blank}"') < rows.index(f'data-attempt-id="{body["attempt_id"]}"')  # newest first
+    assert rows.count("合格") == 2 and rows.count("不合格") == 1 and second["title"] in rows
+    pdf = web.get(f"/trainees/{t['user_id']}/record.pdf")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")

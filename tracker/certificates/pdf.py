@@ -15,6 +15,7 @@ from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Tabl
 
 from tracker.clock import beijing, beijing_date
 from tracker.learning.policy import CLASS_HOUR_SECONDS
+from tracker.proctoring.faces import MESSAGES as PHOTO_MESSAGES
 from tracker.ledger import offline
 
 FONT_PATH = Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")  # Debian fonts-wqy-zenhei (`make sysdeps`)
@@ -134,17 +135,16 @@ def _cst(text):
         return text
 
 
-END_REASONS = {"closed": "正常结束", "replaced": "其他设备登录", "timeout": "超时关闭", None: "进行中"}
 
 
 def record_pdf(trainee, id_mask, rec, generated_at):
-    """The learning record (学习记录) for the archive: chapters, days, every session with credited minutes, checks."""
+    """The learning record (学习记录) for the archive: chapters, live lectures, days, every session with credited
+    minutes, quizzes and exams, checks."""
     st = _styles()
     buf = BytesIO()
     pdf = SimpleDocTemplate(buf, pagesize=A4, title=f"学习记录 {trainee.name}", author=PLATFORM, subject="学习记录",
                             leftMargin=15 * mm, rightMargin=15 * mm, topMargin=15 * mm, bottomMargin=15 * mm)
     width = A4[0] - 30 * mm
-    titles = {c["chapter_id"]: f"{c['course']} · {c['title']}" for c in rec["chapters"]}
     story = [_p("学习记录", st["title"]),
              _p(f"{trainee.name}　{id_mask}　{trainee.category or ''}　生成时间 {generated_at}（北京时间）", st["subtitle"]),
              Spacer(1, 4 * mm),
@@ -153,22 +153,36 @@ def record_pdf(trainee, id_mask, rec, generated_at):
     rows = [["课程 · 章节", "时长（分钟）", "有效（分钟）"]] + [
         [f"{c['course']} · {c['title']}", f"{c['seconds'] / 60:.1f}", f"{c['credited_seconds'] / 60:.1f}"] for c in rec["chapters"]]
     story.append(_table(rows if len(rows) > 1 else rows + [["暂无", "", ""]], [width - 60 * mm, 30 * mm, 30 * mm], st["cell"]))
+    if rec.get("lectures"):
+        story.append(_p("直播出勤", st["h2"]))
+        rows = [["开始（北京时间）", "直播", "时长（分钟）", "计入（分钟）"]] + [
+            [_cst(x["starts_at"]), x["title"], f"{x['seconds'] / 60:.1f}", f"{x['credited_seconds'] / 60:.1f}"]
+            for x in rec["lectures"]]
+        story.append(_table(rows, [32 * mm, width - 92 * mm, 30 * mm, 30 * mm], st["cell"]))
     story.append(_p("每日有效学时", st["h2"]))
     rows = [["日期", "有效（分钟）"]] + [[d["day"], f"{d['credited_seconds'] / 60:.1f}"] for d in rec["days"]]
     story.append(_table(rows if len(rows) > 1 else rows + [["暂无", ""]], [60 * mm, 40 * mm], st["cell"]))
     story.append(_p("学习会话", st["h2"]))
-    rows = [["开始（北京时间）", "结束", "章节", "时长（分钟）", "计入（分钟）", "心跳", "结束原因"]]
+    rows = [["开始（北京时间）", "结束", "章节或直播", "时长（分钟）", "计入（分钟）", "心跳", "结束原因"]]
     for x in sorted(rec["sessions"], key=lambda x: x.get("started") or ""):
-        rows.append([_cst(x.get("started")), _cst(x.get("ended"))[11:], titles.get(x["chapter_id"], x["chapter_id"]),
+        rows.append([_cst(x.get("started")), _cst(x.get("ended"))[11:], x.get("title") or x.get("chapter_id"),
                      f"{x['wall_seconds'] / 60:.1f}", f"{x['credited_seconds'] / 60:.1f}", x.get("heartbeats", ""),
-                     END_REASONS.get(x.get("end_reason"), x.get("end_reason"))])
+                     x.get("end_reason_label", "")])
     story.append(_table(rows if len(rows) > 1 else rows + [["暂无"] + [""] * 6],
                         [32 * mm, 14 * mm, width - 132 * mm, 20 * mm, 20 * mm, 14 * mm, 32 * mm], st["cell"]))
+    story.append(_p("测验与考试", st["h2"]))
+    rows = [["开始（北京时间）", "类型", "章节或班期", "状态", "得分", "结果"]]
+    for a in rec.get("quizzes", []):
+        score = f"{a['score']:.1f} / {a['max_score']:.1f}" if a.get("score") is not None else ""
+        rows.append([_cst(a["started"]), a["kind_label"], (a["chapter"] if a["kind"] == "quiz" else a["class"]) or "",
+                     a["status_label"], score, {True: "合格", False: "不合格"}.get(a.get("passed"), "")])
+    story.append(_table(rows if len(rows) > 1 else rows + [["暂无"] + [""] * 5],
+                        [32 * mm, 22 * mm, width - 128 * mm, 22 * mm, 30 * mm, 22 * mm], st["cell"]))
     story.append(_p("核验记录（签到、过程拍照、在学提示）", st["h2"]))
     rows = [["时间", "类型", "结果", "说明"]]
     for c in rec.get("checks", []):
-        rows.append([_cst(c.get("answered") or c.get("asked") or c.get("ts")), c.get("kind", ""),
-                     c.get("verdict") or c.get("status") or "", c.get("reason") or ""])
+        rows.append([_cst(c.get("answered") or c.get("asked")), c.get("kind_label", ""), c.get("status_label", ""),
+                     PHOTO_MESSAGES.get(c.get("reason"), c.get("reason") or "")])
     story.append(_table(rows if len(rows) > 1 else rows + [["暂无", "", "", ""]],
                         [36 * mm, 40 * mm, 30 * mm, width - 106 * mm], st["cell"]))
     pdf.build(story)

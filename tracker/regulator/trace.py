@@ -18,6 +18,7 @@ from tracker.assessment import rules
 from tracker.assessment.services import paper_questions
 from tracker.learning.checks import rfc3339
 from tracker.learning.crediting import REASON_LABELS
+from tracker.learning.record import CHECK_KINDS, CHECK_STATUS, END_REASONS
 from tracker.proctoring.faces import MESSAGES as PHOTO_REASONS
 from tracker.proctoring.services import KIND_LABELS as FLAG_LABELS
 from tracker.regulator import evidence, reviews
@@ -25,10 +26,6 @@ from tracker.regulator.anomalies import CST, LEVEL_LABELS, active_spans
 from tracker.regulator.evidence import cst
 from tracker.regulator.search import person_json, trainee_classes, visible_institution_ids
 
-END_REASONS = {"closed": "正常结束", "replaced": "在其他设备开始学习，本会话结束", "timeout": "页面无响应，超时关闭",
-               "left": "离开直播间", "lecture_over": "直播结束，直播间关闭", "lecture_cancelled": "直播已取消"}
-CHECK_KINDS = {"attention": "在线确认", "photo_signin": "签到拍照", "photo_random": "过程拍照", "photo_exam": "考试拍照"}
-CHECK_STATUS = {"passed": "通过", "failed": "未通过", "missed": "超时未答", "pending": "待答"}
 STUDY_GAP = 120.0  # heartbeats further apart than this are not time at the player (heat map)
 
 
