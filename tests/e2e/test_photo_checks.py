@@ -217,3 +217,48 @@ def test_camera_permission_denied_is_explained(live, biden_trainee, playwright_i
         page.close()
     finally:
         browser.close()
+
+
+def test_the_exam_starts_with_a_photo_check_taken_in_the_page_and_records_leaving_it(live, playwright_instance,
+                                                                                     tmp_path_factory, tmp_path):
+    from tests.e2e.test_quiz import answer_all, give
+
+    trainee = new_trainee(live, "examples/obama.jpg")
+    for ch in live.demo["classes"][0]["chapters"]:
+        give(live, trainee["user_id"], ch["chapter_id"], ch["seconds"])  # the hours; the player has its own tests
+    camera = still_camera(FACES / "examples/obama2.jpg", tmp_path / "obama2.y4m")
+    browser = launch(playwright_instance, tmp_path_factory, chromium_args(camera))
+
+    def answer_photo_if_asked(page):
+        if page.is_visible("#photo"):
+            page.wait_for_function("document.getElementById('photo-video').videoWidth > 0", timeout=20000)
+            page.click("#photo-take")
+            page.wait_for_selector("#photo", state="hidden", timeout=60000)
+
+    try:
+        page = browser.new_page()
+        login(page, live.url, trainee["username"], trainee["password"])
+        page.goto(f"{live.url}/learn/classes/{live.demo['classes'][0]['class_id']}/exam")
+        page.click("#start")
+        page.wait_for_selector("#photo", state="visible", timeout=20000)  # the photo at the start of the exam
+        answer_photo_if_asked(page)
+        attempt_id = int(page.evaluate("window.trackerQuiz.attempt.attempt_id"))
+        page.evaluate("window.dispatchEvent(new Event('blur'))")  # the trainee leaves the page a moment
+        questions = page.evaluate("window.trackerQuiz.attempt.questions")
+        for q in questions:  # a random check may come while answering (mean 1 s, at least 30 s apart)
+            answer_photo_if_asked(page)
+            answer_all(page, live, [q])
+        answer_photo_if_asked(page)
+        page.click("#submit")
+        page.wait_for_selector("#score")
+        assert page.inner_text("#verdict") == "合格"
+        page.close()
+    finally:
+        browser.close()
+    checks = live.sql(f"SELECT kind, status, distance FROM session_checks WHERE attempt_id = {attempt_id} ORDER BY id")
+    assert checks[0][:2] == ("photo_exam", "passed") and checks[0][2] < 0.5, checks
+    assert all(status != "failed" for _kind, status, _d in checks), checks
+    leaves = live.sql(f"SELECT payload FROM ledger_entries WHERE kind = 'attempt.page_event' "
+                      f"AND subject_id = {int(trainee['user_id'])}")
+    assert any('"event":"blur"' in p for (p,) in leaves), leaves
+    assert live.sql(f"SELECT page_leaves, passed FROM assessment_attempts WHERE id = {attempt_id}")[0] == (1, True)
