@@ -46,7 +46,7 @@
       if (empty) empty.remove();
       tr = document.createElement("tr");
       tr.dataset.threadId = p.thread_id;
-      const cells = ["", p.author, "章节" + p.chapter_id, "", fmt(p.at), "0"];
+      const cells = ["", p.author, p.chapter || "章节" + p.chapter_id, "", fmt(p.at), "0"];
       cells.forEach((c) => { const td = document.createElement("td"); td.textContent = c; tr.appendChild(td); });
       const a = document.createElement("a");
       a.href = "/qa/threads/" + p.thread_id;
@@ -70,7 +70,7 @@
   socket.on("qa_unanswered", (d) => {
     document.querySelectorAll("#qa-count, #qa-badge").forEach((el) => {
       el.textContent = d.count;
-      el.hidden = false;
+      if (el.id === "qa-badge") el.hidden = !d.count;  // the menu's badge only while questions wait
     });
   });
 

@@ -51,6 +51,7 @@ def test_staff_answer_reaches_the_trainee_live(server):
         thread_id = r.json()["thread_id"]
         new = wait_for(staff_inbox, "qa_post")
         assert new["thread_id"] == thread_id and new["new_thread"] is True
+        assert new["chapter"] == server.demo["classes"][0]["chapters"][0]["title"]
         assert wait_for(staff_inbox, "qa_unanswered")["count"] == 1
 
         # the staff client answers over the socket; the trainee's client receives it

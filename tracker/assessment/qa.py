@@ -101,6 +101,8 @@ def _queue_badge(s, institution_id):
 def _queue_post(s, post, author, cls, new_thread):
     data = post_json(post, author)
     data["new_thread"] = new_thread
+    chapter = s.get(Chapter, post.chapter_id)
+    data["chapter"] = chapter.title if chapter else ""
     # One emit to the three rooms: a client in several of them hears it once.
     rooms = [thread_room(data["thread_id"]), trainee_room(post.trainee_id), staff_room(cls.institution_id)]
     events.queue(s, "qa_post", data, rooms, QA)
