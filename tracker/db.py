@@ -1,4 +1,4 @@
-"""Schema management (Alembic) and the append-only guards on ledger tables."""
+"""Schema management (Alembic), the append-only guards on ledger tables, and the ids a row can have."""
 from pathlib import Path
 
 from alembic import command
@@ -33,6 +33,7 @@ class BigIdConverter(IntegerConverter):
 
     def __init__(self, map, fixed_digits=0, min=None, max=MAX_BIGINT, signed=False):
         super().__init__(map, fixed_digits, min, max, signed)
+
 
 MIGRATIONS = Path(models.__file__).resolve().parent / "migrations"
 

@@ -10,10 +10,10 @@ from sqlalchemy import func, select
 from models import Chapter, ClassNotice, QaPost, TrainingClass, User
 from tracker import ledger
 from tracker.accounts.rules import RuleError
+from tracker.clock import rfc3339
 from tracker.db import valid_id
 from tracker.errors import ApiError
 from tracker.learning import events
-from tracker.clock import rfc3339
 from tracker.learning.services import chapter_in_trainee_classes
 from tracker.learning.sessions import server_now
 from tracker.security import can_manage_class, can_view_class, region_covers

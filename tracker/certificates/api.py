@@ -7,8 +7,8 @@ from tracker.api import bp, json_body
 from tracker.api.openapi import _op, extend
 from tracker.certificates import services
 from tracker.certificates.rules import eligibility
-from tracker.errors import ApiError
 from tracker.db import valid_id
+from tracker.errors import ApiError
 from tracker.extensions import db
 from tracker.security import api_auth, can_view_class, load_current_user
 

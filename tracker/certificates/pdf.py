@@ -15,8 +15,8 @@ from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Tabl
 
 from tracker.clock import beijing, beijing_date
 from tracker.learning.policy import CLASS_HOUR_SECONDS
-from tracker.proctoring.faces import MESSAGES as PHOTO_MESSAGES
 from tracker.ledger import offline
+from tracker.proctoring.faces import MESSAGES as PHOTO_MESSAGES
 
 FONT_PATH = Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")  # Debian fonts-wqy-zenhei (`make sysdeps`)
 FONT = "WQYZenHei"

@@ -3,8 +3,8 @@ from flask import current_app, jsonify, request
 from models import LiveLecture, TrainingClass, User
 from tracker.api import bp, json_body
 from tracker.api.openapi import _op, extend
-from tracker.errors import ApiError
 from tracker.db import valid_id
+from tracker.errors import ApiError
 from tracker.extensions import db
 from tracker.learning import checks, events, lectures, manage, record, services, sessions
 from tracker.learning.writer import writer

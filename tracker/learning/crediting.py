@@ -8,8 +8,8 @@ clock budget, the chapter's length and the day's cap. Every refusal has a reason
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
-from tracker.clock import CST
 
+from tracker.clock import CST
 
 # Reason codes. A stretch with any of REFUSALS earns nothing; the others explain a reduced credit.
 BASELINE = "baseline"  # first heartbeat of a session: nothing before it to measure

@@ -14,7 +14,6 @@ from sqlalchemy import select
 
 from models import Enrollment, User
 from tracker import ledger
-from tracker.clock import CST
 from tracker.accounts.rules import (
     RuleError,
     mask_id_number,
@@ -24,6 +23,7 @@ from tracker.accounts.rules import (
     validate_phone,
     validate_text,
 )
+from tracker.clock import CST
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 5000

@@ -37,6 +37,7 @@ import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+
 from tracker.clock import CST
 
 HIGH, MEDIUM = 60, 30
