@@ -181,3 +181,14 @@ def test_pages_show_beijing_time_and_the_player_shows_the_class_notices(app, dem
     assert player.index("公告3") < player.index("公告2") < player.index("公告1")
     other = demo["classes"][0]["chapters"][1]["chapter_id"]
     assert "公告3" in t.get(f"/learn/chapters/{other}").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("event", ["watch", "ask", "post"])
+@pytest.mark.parametrize("payload", [None, [1], "x", 7, {"thread_id": 2 ** 70, "chapter_id": 2 ** 70, "text": "问"}])
+def test_qa_socket_payloads_that_are_not_an_object_are_answered_with_an_error(app, demo, api, event, payload):
+    sock = socketio.test_client(app, namespace="/qa", auth={"token": api(trainee(demo)["username"]).token})
+    ack = sock.emit(event, payload, namespace="/qa", callback=True)
+    assert ack["error"]["code"] in ("bad_request", "not_found") and ack["error"]["message"]
+    sock.disconnect(namespace="/qa")
+    with app.app_context(), db.transaction() as s:
+        assert s.scalar(select(QaPost.id)) is None  # nothing half-written

@@ -20,6 +20,13 @@ def _error(e):
     return {"error": {"code": e.code, "message": e.message}}
 
 
+def _fields(data, example):
+    """The event's payload as an object; anything else is the client's mistake, answered (not a dead handler)."""
+    if not isinstance(data, dict):
+        raise ApiError(400, "bad_request", f"请求应为JSON对象，如 {example}")
+    return data
+
+
 class QaNamespace(Namespace):
     def __init__(self):
         super().__init__(qa.QA)
@@ -46,7 +53,7 @@ class QaNamespace(Namespace):
         """Follow one thread; the answer is the thread as it stands."""
         s, user = db.session, self._user()
         try:
-            root = qa.thread_for(s, user, (data or {}).get("thread_id"))
+            root = qa.thread_for(s, user, _fields(data, '{"thread_id": 1}').get("thread_id"))
             body, thread_id = qa.thread_json(s, root), root.id
         except ApiError as e:
             s.rollback()
@@ -69,7 +76,8 @@ class QaNamespace(Namespace):
         if user is None or user.role != "trainee":
             return {"error": {"code": "forbidden", "message": "仅学员可以提问"}}
         try:
-            post = qa.ask(s, user, (data or {}).get("chapter_id"), (data or {}).get("text"))
+            data = _fields(data, '{"chapter_id": 1, "text": "问题"}')
+            post = qa.ask(s, user, data.get("chapter_id"), data.get("text"))
             events.commit(s)
         except (ApiError, RuleError) as e:
             s.rollback()
@@ -84,8 +92,9 @@ class QaNamespace(Namespace):
         if user is None or user.role == "regulator":
             return {"error": {"code": "forbidden", "message": "人社部门只能查看答疑"}}
         try:
-            root = qa.thread_for(s, user, (data or {}).get("thread_id"))
-            post = qa.reply(s, user, root, (data or {}).get("text"))
+            data = _fields(data, '{"thread_id": 1, "text": "回复"}')
+            root = qa.thread_for(s, user, data.get("thread_id"))
+            post = qa.reply(s, user, root, data.get("text"))
             body = qa.post_json(post, user)
             events.commit(s)
         except (ApiError, RuleError) as e:
