@@ -192,3 +192,11 @@ def test_qa_socket_payloads_that_are_not_an_object_are_answered_with_an_error(ap
     sock.disconnect(namespace="/qa")
     with app.app_context(), db.transaction() as s:
         assert s.scalar(select(QaPost.id)) is None  # nothing half-written
+
+
+@pytest.mark.parametrize("payload", [None, [1], "x", {"class_id": 2 ** 70}, {"class_id": "1"}])
+def test_the_monitor_refuses_a_watch_it_cannot_read(app, demo, api, payload):
+    sock = socketio.test_client(app, namespace="/monitor", auth={"token": api(STAFF).token})
+    assert sock.emit("watch", payload, namespace="/monitor", callback=True)["error"]["code"] == "forbidden"
+    assert sock.emit("watch", {"class_id": demo["classes"][0]["class_id"]}, namespace="/monitor", callback=True)["ok"]
+    sock.disconnect(namespace="/monitor")

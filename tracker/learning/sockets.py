@@ -155,10 +155,8 @@ class MonitorNamespace(Namespace):
     def on_watch(self, data):
         s = db.session
         user = s.get(User, self.users.get(request.sid))
-        try:
-            cls = s.get(TrainingClass, int((data or {}).get("class_id", 0)))
-        except (TypeError, ValueError):
-            cls = None
+        class_id = data.get("class_id") if isinstance(data, dict) else None
+        cls = s.get(TrainingClass, class_id) if valid_id(class_id) else None
         if user is None or cls is None or not can_view_class(user, cls):
             return {"error": {"code": "forbidden", "message": "无权查看该班期"}}
         join_room(f"class:{cls.id}")
