@@ -277,8 +277,10 @@ def test_my_courses_lists_upcoming_live_and_ended_lectures(app, cls_id, demo, tm
 
 def test_the_live_room_for_an_enrolled_trainee_only(app, cls_id, outsiders):
     live = add_lecture(app, cls_id, -60)
+    assert login(app, STAFF).post(f"/classes/{cls_id}/notices", data={"text": "直播间请保持摄像头开启"}).status_code == 302
     page = login(app, TRAINEE).get(f"/learn/lectures/{live}").get_data(as_text=True)
     assert "离开直播间" in page and 'id="stream-video"' in page and "live.js" in page and "learning.js" in page
+    assert 'id="class-notices"' in page and "直播间请保持摄像头开启" in page  # the class's notices, new ones live
     assert '"kind": "video"' in page and "hls.min.js" not in page
     assert outsider_trainee(app).get(f"/learn/lectures/{live}").status_code == 404
     assert login(app, TRAINEE).get("/learn/lectures/999").status_code == 404
