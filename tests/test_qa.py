@@ -200,3 +200,10 @@ def test_the_monitor_refuses_a_watch_it_cannot_read(app, demo, api, payload):
     assert sock.emit("watch", payload, namespace="/monitor", callback=True)["error"]["code"] == "forbidden"
     assert sock.emit("watch", {"class_id": demo["classes"][0]["class_id"]}, namespace="/monitor", callback=True)["ok"]
     sock.disconnect(namespace="/monitor")
+
+
+def test_a_question_with_control_characters_is_refused_and_nothing_written(app, demo, api):
+    r = api(trainee(demo)["username"]).post(f"/chapters/{chapter_id(demo)}/qa", {"text": "漏电\x00保护"})
+    assert r.status_code == 400 and "控制字符" in r.get_json()["error"]["message"]
+    with app.app_context(), db.transaction() as s:
+        assert s.scalar(select(QaPost.id)) is None

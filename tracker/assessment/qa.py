@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from models import Chapter, ClassNotice, QaPost, TrainingClass, User
 from tracker import ledger
-from tracker.accounts.rules import RuleError
+from tracker.accounts.rules import RuleError, validate_text
 from tracker.clock import rfc3339
 from tracker.db import valid_id
 from tracker.errors import ApiError
@@ -30,7 +30,7 @@ def _body(text, limit, label):
         raise RuleError("invalid_field", f"请填写{label}", "text")
     if len(text) > limit:
         raise RuleError("invalid_field", f"{label}不能超过{limit}字", "text")
-    return text
+    return validate_text(text, "text", label, limit)  # no control characters (PostgreSQL refuses NUL: a 500)
 
 
 def _sha(text):
