@@ -502,3 +502,12 @@ def test_certificate_checks_need_real_registrations_too(quiet, api):
     seq = rows("SELECT seq FROM ledger_entries WHERE kind = 'account.registered' AND subject_id = :u", u=user_id)[0]["seq"]
     p = me.get(f"/ledger/entries/{seq}/proof?tree_size={cp['tree_size']}").get_json()
     assert p["entry"]["payload"]["user_id"] == user_id and api_md_inclusion_ok(p, cp["root_hash"])
+
+
+@pytest.mark.parametrize("text", ["{RPlW90lc/SesXwnwpXhYikAYre8Vr+9Ww87nbbQqEc=", "{}", '{"algorithm": "rsa"}', "[1]",
+                                  "{[", "not base64!", "AAAA"])
+def test_a_public_key_that_cannot_be_read_is_refused_with_a_reason(text):
+    # A base64 key starting with "z" becomes "{" with one bit flipped: that once escaped as a JSON error.
+    with pytest.raises(offline.Invalid) as e:
+        offline.load_public_key(text)
+    assert str(e.value)

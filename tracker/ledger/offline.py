@@ -61,7 +61,12 @@ def load_public_key(value):
             raise Invalid("公钥不是Ed25519公钥")
         return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     if text.startswith("{"):
-        obj = json.loads(text)
+        try:
+            obj = json.loads(text)
+        except ValueError:
+            obj = None
+        if not isinstance(obj, dict):
+            raise Invalid("公钥格式无法识别（JSON 格式错误）")
         if obj.get("algorithm") != "ed25519":
             raise Invalid("公钥算法不是ed25519")
         text = obj.get("public_key", "")
