@@ -2,8 +2,8 @@
 (reportlab, the Chinese font embedded). ID numbers and phones are masked everywhere."""
 import io
 import json
+import time
 from collections import defaultdict
-from datetime import datetime, timezone
 
 import openpyxl
 from openpyxl.styles import Alignment, Font
@@ -22,12 +22,13 @@ from models import (
 from models.regulator import AnomalyReview
 from tracker.accounts.rules import mask_id_number, mask_phone
 from tracker.certificates.pdf import font
+from tracker.clock import beijing, beijing_date
 from tracker.learning.lectures import STATES
 from tracker.learning.lectures import state as lecture_state
 from tracker.learning.policy import class_hours, policy_for
 from tracker.learning.sessions import server_now
 from tracker.regulator import reviews
-from tracker.regulator.anomalies import CST, cst_date
+from tracker.regulator.anomalies import cst_date
 from tracker.regulator.evidence import cst
 
 PLATFORM = "职业技能线上培训平台"
@@ -36,17 +37,6 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 def minutes(seconds):
     return round((seconds or 0) / 60, 1)
-
-
-def cst_day_of(moment):
-    """The date (China Standard Time) of a stored datetime; SQLite gives them back without their UTC offset."""
-    if moment is None:
-        return ""
-    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(CST).date().isoformat()
-
-
-def now_cst():
-    return datetime.now(CST).strftime("%Y-%m-%d %H:%M")
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -68,7 +58,7 @@ def trace_tables(trace):
              ["工作单位", t["employer"] or ""],
              ["班期", "；".join(f"{c['institution']}《{c['name']}》" for c in t["classes"])],
              ["累计有效学时", f"{minutes(trace['total_credited_seconds'])} 分钟（{class_hours(trace['total_credited_seconds'])} 课时）"],
-             ["风险评分", f"{risk['score']}（{risk['level_label']}）"], ["导出时间", now_cst() + "（北京时间）"]]
+             ["风险评分", f"{risk['score']}（{risk['level_label']}）"], ["导出时间", beijing(time.time()) + "（北京时间）"]]
     signs = [[s["label"], s["weight"], s["strength"], s["points"], e["text"]] for s in risk["signs"] for e in s["evidence"]]
     sessions = [[x["session_id"], x["started"], x["ended"], x["class"], x["chapter"], x["address"] or "", x["user_agent"] or "",
                  x["heartbeats"], minutes(x["credited_seconds"]), x["end_reason_label"]] for x in trace["sessions"]]
@@ -155,7 +145,7 @@ def class_archive(s, cls):
     out_roster, attendance, photo, results, certs = [], [], [], [], []
     for n, (u, joined) in enumerate(roster, 1):
         out_roster.append([n, u.name, mask_id_number(u.id_number), mask_phone(u.phone), u.category or "", u.employer or "",
-                           cst_day_of(joined)])
+                           beijing_date(joined)])
         count, first, last = sessions.get(u.id, (0, None, None))
         days = sorted(d for (tid, d) in per_day if tid == u.id)
         attendance.append([u.name, mask_id_number(u.id_number), minutes(credited[u.id]), class_hours(credited[u.id]),
@@ -176,7 +166,7 @@ def class_archive(s, cls):
     supervision = review_rows(s, [u.id for u, _ in roster], names)
     for cert, revoked in s.execute(select(Certificate, CertificateRevocation.reason).outerjoin(CertificateRevocation)
                                    .where(Certificate.class_id == cls.id).order_by(Certificate.id)):
-        certs.append([*names.get(cert.trainee_id, (cert.trainee_id, "")), cert.number, cst_day_of(cert.issued_at),
+        certs.append([*names.get(cert.trainee_id, (cert.trainee_id, "")), cert.number, beijing_date(cert.issued_at),
                       "有效" if revoked is None else "已撤销：" + revoked])
     daily = [[*names.get(tid, (tid, "")), day, minutes(sec), class_hours(sec)] for (tid, day), sec in sorted(
         per_day.items(), key=lambda kv: (kv[0][1], kv[0][0]))]
@@ -186,7 +176,7 @@ def class_archive(s, cls):
              ["线上视频总长", f"{minutes(required - live_required)} 分钟（{class_hours(required - live_required)} 课时）"],
              ["直播总长", f"{minutes(live_required)} 分钟（{class_hours(live_required)} 课时），{len(held)} 场"],
              ["学员人数", len(roster)],
-             ["导出时间", now_cst() + "（北京时间）"]]
+             ["导出时间", beijing(time.time()) + "（北京时间）"]]
     plan = [[course.title, ch.ordinal, ch.title, minutes(ch.seconds), class_hours(ch.seconds), cls.form]
             for course, ch in chapters]
     live = [[x.title, x.teacher, cst(x.starts_ts, False), cst(x.ends_ts, False), minutes(x.seconds),
@@ -322,10 +312,10 @@ def pdf(tables, title, subtitle, skip=(), limit=2000):
 def trace_pdf(trace):
     t = trace["trainee"]
     # The per-hour grid is 25 columns wide: readable in the workbook, not on paper.
-    return pdf(trace_tables(trace), f"学习轨迹：{t['name']}（{t['id_mask']}）", f"导出时间 {now_cst()}（北京时间）",
+    return pdf(trace_tables(trace), f"学习轨迹：{t['name']}（{t['id_mask']}）", f"导出时间 {beijing(time.time())}（北京时间）",
                skip=("学习时段",), limit=1500)
 
 
 def archive_pdf(archive):
-    return pdf(archive["tables"], archive["title"], f"导出时间 {now_cst()}（北京时间）", limit=3000)
+    return pdf(archive["tables"], archive["title"], f"导出时间 {beijing(time.time())}（北京时间）", limit=3000)
 
