@@ -4,7 +4,7 @@ from models.accounts import ApiToken, Institution, LoginAttempt, User  # noqa: F
 from models.ledger import LedgerEntry, LedgerHead  # noqa: F401
 from models.learning import (  # noqa: F401
     Chapter, ChapterProgress, ClassCourse, Course, DailyCredit, Enrollment, Heartbeat, LearningSession, LectureProgress,
-    LiveLecture, SessionCheck, TrainingClass,
+    LiveLecture, RosterRefusal, SessionCheck, TrainingClass,
 )
 from models.proof import Certificate, CertificateRevocation, LedgerCheckpoint, MerkleNode  # noqa: F401
 from models.assessment import (  # noqa: F401

@@ -69,11 +69,28 @@ class Enrollment(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     class_id: Mapped[int] = mapped_column(ForeignKey("classes.id"), index=True)
     trainee_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    # Who put the trainee on the roster (staff, admin; None for the demo): the trainee sees it and may refuse.
+    added_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     __table_args__ = (UniqueConstraint("class_id", "trainee_id"),)
     training_class: Mapped[TrainingClass] = relationship()
-    trainee = relationship("User")
+    trainee = relationship("User", foreign_keys=[trainee_id])
+    added_by = relationship("User", foreign_keys=[added_by_id])
+
+
+class RosterRefusal(Base):
+    """A trainee said "不是我报名的" about a class: taken off its roster, and not to be put back on it."""
+
+    __tablename__ = "roster_refusals"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    class_id: Mapped[int] = mapped_column(ForeignKey("classes.id"), index=True)
+    trainee_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    added_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
+    ledger_seq: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (UniqueConstraint("class_id", "trainee_id"),)
 
 
 class LiveLecture(Base):

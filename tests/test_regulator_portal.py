@@ -460,7 +460,7 @@ def test_copied_exam_answers_and_the_trace_of_answers_and_qa(app, demo, regulato
 def test_faces_photo_checks_and_a_repeated_trade_through_the_database(app, demo, regulator, outsiders):
     """The proctoring feature's rows as it leaves them (a proxy flag, failed photo checks) are written directly here:
     producing them through face judging takes seconds a photo (tests/test_proctoring_api.py does that)."""
-    from models import FaceFlag, SessionCheck
+    from models import FaceFlag, LearningSession, SessionCheck
 
     a, b, c = (account(demo, "trainee", i)["user_id"] for i in range(3))
     with app.app_context():
@@ -471,9 +471,14 @@ def test_faces_photo_checks_and_a_repeated_trade_through_the_database(app, demo,
             s.flush()
             s.add(Enrollment(class_id=beijing.id, trainee_id=a))  # the same ID number, the same trade, again
             s.add(FaceFlag(kind="proxy_suspected", trainee_id=b, other_trainee_id=c, distance=0.31))
+            # Checks belong to the class of their session: one in the demo class, which the regulator inspects.
+            sess = LearningSession(trainee_id=c, chapter_id=demo["classes"][0]["chapters"][0]["chapter_id"],
+                                   class_id=demo["classes"][0]["class_id"], started_ts=T0, status="ended")
+            s.add(sess)
+            s.flush()
             for i, (status, reason) in enumerate([("passed", None), ("failed", "other_person"), ("failed", "other_person"),
                                                   ("missed", "deadline_missed")]):
-                s.add(SessionCheck(trainee_id=c, kind="photo_random", asked_ts=T0 + i * 600, deadline_ts=T0 + i * 600 + 60,
+                s.add(SessionCheck(trainee_id=c, session_id=sess.id, kind="photo_random", asked_ts=T0 + i * 600, deadline_ts=T0 + i * 600 + 60,
                                    answered_ts=T0 + i * 600 + 20, status=status, reason=reason))
     body = regulator.get("/regulator/anomalies", query_string={"days": 3660}).get_json()
     risks = {r["trainee_id"]: r for r in body["trainees"]}

@@ -44,6 +44,8 @@ APPEND_ONLY = ["ledger_entries", "heartbeats", "merkle_nodes", "ledger_checkpoin
 APPEND_ONLY += ["bank_questions", "bank_retirements", "attempt_answers", "qa_posts", "class_notices"]
 # The regulator's reviews of anomalies: a later review supersedes an earlier one, which stays.
 APPEND_ONLY += ["anomaly_reviews"]
+# A trainee's refusal of a roster place they did not ask for.
+APPEND_ONLY += ["roster_refusals"]
 
 
 def alembic_config(url):

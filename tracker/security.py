@@ -6,9 +6,9 @@ import secrets
 from datetime import datetime, timedelta, timezone
 
 from flask import abort, current_app, g, redirect, request, session, url_for
-from sqlalchemy import select
+from sqlalchemy import false, select, true
 
-from models import ApiToken, Enrollment, Institution, TrainingClass, User
+from models import ApiToken, Attempt, Certificate, Enrollment, LearningSession, QaPost, TrainingClass, User
 from tracker.errors import ApiError
 from tracker.extensions import csrf, db
 
@@ -132,22 +132,48 @@ def can_manage_class(viewer, cls):
 
 
 def can_view_trainee(s, viewer, trainee):
-    """A trainee sees only themself; staff their institution's trainees; a regulator its region's."""
+    """Who may see that a trainee exists (name, masked ID): themself, admins, and staff and regulators who may
+    view a class whose current roster has them. What they may see of the trainee's evidence is evidence_scope."""
     if viewer.id == trainee.id or viewer.role == "admin":
         return True
     if viewer.role not in ("staff", "regulator"):
         return False
-    q = (
-        select(Institution.id, Institution.region_code)
-        .join(TrainingClass, TrainingClass.institution_id == Institution.id)
-        .join(Enrollment, Enrollment.class_id == TrainingClass.id)
-        .where(Enrollment.trainee_id == trainee.id)
-    )
-    for inst_id, region in s.execute(q):
-        if viewer.role == "staff" and viewer.institution_id == inst_id:
-            return True
-        if viewer.role == "regulator" and region_covers(viewer.region_code, region):
-            return True
-    return False
+    classes = s.scalars(select(TrainingClass).join(Enrollment, Enrollment.class_id == TrainingClass.id)
+                        .where(Enrollment.trainee_id == trainee.id))
+    return any(can_view_class(viewer, cls) for cls in classes)
+
+
+EVERYTHING = None  # the scope of admins and of the trainee themself
+
+
+def evidence_scope(s, viewer, trainee):
+    """The classes whose evidence about `trainee` the viewer may read: EVERYTHING (None) for the trainee and
+    admins, else the frozenset of classes (of the viewer's institution, or of institutions in the regulator's
+    region) that the trainee is or was in or left evidence in. Evidence belongs to the class it was collected
+    in: a trainee in classes of two institutions shows each only its part. Every reader of a trainee's
+    evidence filters by this (in_scope), so that no route decides on its own."""
+    if viewer.id == trainee.id or viewer.role == "admin":
+        return EVERYTHING
+    if viewer.role not in ("staff", "regulator"):
+        return frozenset()
+    touched = select(Enrollment.class_id).where(Enrollment.trainee_id == trainee.id).union(
+        select(LearningSession.class_id).where(LearningSession.trainee_id == trainee.id),
+        select(Attempt.class_id).where(Attempt.trainee_id == trainee.id),
+        select(QaPost.class_id).where(QaPost.trainee_id == trainee.id),
+        select(Certificate.class_id).where(Certificate.trainee_id == trainee.id))
+    ids = set(s.scalars(touched))
+    classes = s.scalars(select(TrainingClass).where(TrainingClass.id.in_(sorted(ids)))) if ids else []
+    return frozenset(cls.id for cls in classes if can_view_class(viewer, cls))
+
+
+def in_scope(column, scope):
+    """A WHERE clause keeping rows whose class column is in the scope."""
+    if scope is EVERYTHING:
+        return true()
+    return column.in_(sorted(scope)) if scope else false()
+
+
+def scope_allows(scope, class_id):
+    return scope is EVERYTHING or class_id in scope
 
 

@@ -42,7 +42,10 @@ def document():
         "/users/{user_id}": {"get": _op("查看用户（本人、本机构人员、辖区人社部门）", tag="accounts")},
         "/me/classes": {"get": _op("我的班期、课程、章节与进度", tag="learning", errors=(401, 403))},
         "/classes/{class_id}/roster": {"post": _op("把已注册学员加入班期花名册（本机构人员）", ok=201, tag="learning",
-                                                   errors=(400, 401, 403, 404, 409), body={"id_number": _s("string", True)})},
+                                                   errors=(400, 401, 403, 404, 409),
+                                                   body={"id_number": _s("string", True), "name": _s("string")})},
+        "/me/classes/{class_id}/refuse": {"post": _op("不是我报名的：学员退出他人为其报名的班期（记入台账，不可再加入）",
+                                                      tag="learning", errors=(401, 403, 404))},
         "/ledger/head": {"get": _op("台账链头（条数与最新哈希）", tag="ledger", errors=(401, 403))},
         "/openapi.json": {"get": _op("本文档", auth=False, tag="meta", errors=())},
     }

@@ -11,7 +11,7 @@ from tracker.learning import events
 from tracker.learning.manage import can_manage_course
 from tracker.learning.services import chapter_in_trainee_classes
 from tracker.learning.sessions import server_now
-from tracker.security import api_auth, can_manage_class, can_view_class, can_view_trainee, load_current_user
+from tracker.security import api_auth, can_manage_class, can_view_class, evidence_scope, load_current_user, scope_allows
 
 
 def _class(s, class_id, check=can_view_class):
@@ -104,7 +104,7 @@ def attempt_get(attempt_id):
 def _viewable_attempt(s, user, attempt_id):
     attempt = s.get(Attempt, attempt_id)
     trainee = s.get(User, attempt.trainee_id) if attempt else None
-    if attempt is None or user.role == "trainee" or not can_view_trainee(s, user, trainee):
+    if attempt is None or user.role == "trainee" or not scope_allows(evidence_scope(s, user, trainee), attempt.class_id):
         raise ApiError(404, "not_found", "试卷不存在")
     return attempt
 

@@ -11,7 +11,7 @@ from tracker.certificates import pdf, services
 from tracker.clock import beijing
 from tracker.extensions import db
 from tracker.learning.record import trainee_record
-from tracker.security import can_view_trainee, load_current_user, page_auth
+from tracker.security import can_view_trainee, evidence_scope, load_current_user, page_auth
 
 bp = Blueprint("certificates", __name__)
 
@@ -110,7 +110,7 @@ def record_pdf(trainee_id):
     trainee = services.trainee(s, trainee_id)
     if trainee is None or not can_view_trainee(s, user, trainee):
         abort(404)
-    rec = trainee_record(s, trainee)
+    rec = trainee_record(s, trainee, evidence_scope(s, user, trainee))
     body = pdf.record_pdf(trainee, mask_id_number(trainee.id_number), rec,
                           beijing(time.time()))
     return Response(body, mimetype="application/pdf",

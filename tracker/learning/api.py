@@ -8,7 +8,7 @@ from tracker.errors import ApiError
 from tracker.extensions import db
 from tracker.learning import checks, events, lectures, manage, record, services, sessions
 from tracker.learning.writer import writer
-from tracker.security import api_auth, can_manage_class, can_view_class, can_view_trainee, load_current_user
+from tracker.security import api_auth, can_manage_class, can_view_class, can_view_trainee, evidence_scope, load_current_user
 
 
 @bp.get("/me/classes")
@@ -39,9 +39,19 @@ def roster_add(class_id):
     s, viewer = db.session, load_current_user()
     cls = _class(s, viewer, class_id, can_manage_class)
     data = json_body("id_number")
-    enrollment = services.add_to_roster(s, cls, data["id_number"], viewer)
+    enrollment = services.add_to_roster(s, cls, data["id_number"], viewer, data.get("name"))
     s.commit()
     return jsonify({"enrollment_id": enrollment.id, "class_id": cls.id, "trainee_id": enrollment.trainee_id}), 201
+
+
+@bp.post("/me/classes/<int:class_id>/refuse")
+@api_auth("trainee")
+def roster_refuse(class_id):
+    """"不是我报名的": the trainee takes themself off a roster they did not ask to be on."""
+    s = db.session
+    services.refuse_roster(s, load_current_user(), class_id)
+    events.commit(s)
+    return jsonify({"class_id": class_id, "refused": True})
 
 
 @bp.post("/sessions")
@@ -93,7 +103,7 @@ def trainee_record(trainee_id):
     trainee = s.get(User, _known(trainee_id, "学员不存在或无权查看"))
     if trainee is None or trainee.role != "trainee" or not can_view_trainee(s, viewer, trainee):
         raise ApiError(404, "not_found", "学员不存在或无权查看")
-    return jsonify(record.trainee_record(s, trainee))
+    return jsonify(record.trainee_record(s, trainee, evidence_scope(s, viewer, trainee)))
 
 
 def _lecture(s, viewer, lecture_id, manage=False):

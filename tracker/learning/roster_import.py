@@ -12,7 +12,7 @@ from pathlib import Path
 import openpyxl
 from sqlalchemy import select
 
-from models import Enrollment, User
+from models import Enrollment, RosterRefusal, User
 from tracker import ledger
 from tracker.accounts.rules import (
     RuleError,
@@ -233,6 +233,7 @@ def import_roster(s, cls, data, filename, actor):
     """
     rows = parse_roster(data, filename)
     users = _registered(s, (r.id_number for r in rows))
+    refusers = set(s.scalars(select(RosterRefusal.trainee_id).where(RosterRefusal.class_id == cls.id)))
     errors = []
     for r in rows:
         user = users.get(r.id_number)
@@ -242,6 +243,8 @@ def import_roster(s, cls, data, filename, actor):
             errors.append(f"第{r.row}行：{r.name}的账号已停用")
         elif user.name != r.name:
             errors.append(f"第{r.row}行：姓名“{r.name}”与该身份证号码实名注册的姓名不一致")
+        elif user.id in refusers:
+            errors.append(f"第{r.row}行：{r.name}已声明未报名本班期，不能再加入花名册")
     if errors:
         raise RosterImportError(errors)
     enrolled = set(s.scalars(select(Enrollment.trainee_id).where(Enrollment.class_id == cls.id)))
@@ -252,7 +255,7 @@ def import_roster(s, cls, data, filename, actor):
         if user.id in enrolled:
             result.skipped.append(item)
             continue
-        s.add(Enrollment(class_id=cls.id, trainee_id=user.id))
+        s.add(Enrollment(class_id=cls.id, trainee_id=user.id, added_by_id=actor.id))
         enrolled.add(user.id)
         ledger.append(s, "roster.added", {"class_id": cls.id, "trainee_id": user.id, "id_mask": item["id_mask"],
                                           "via": "import"}, actor_id=actor.id, subject_id=user.id)

@@ -6,7 +6,7 @@ from models import Enrollment, Institution, TrainingClass
 from tracker.accounts.rules import RuleError, mask_id_number, mask_phone
 from tracker.assessment import qa
 from tracker.extensions import db
-from tracker.learning import lectures, record, services, sessions
+from tracker.learning import events, lectures, record, services, sessions
 from tracker.learning.crediting import REASON_LABELS
 from tracker.learning.policy import CLASS_HOUR_SECONDS, class_hours, policy_for
 from tracker.security import can_manage_class, class_or_abort, load_current_user, page_auth, region_covers
@@ -20,7 +20,21 @@ def my_courses():
     user, s, now = load_current_user(), db.session, sessions.server_now()
     return render_template("my_courses.html", user=user, classes=services.trainee_classes(s, user),
                            lectures=lectures.trainee_lectures(s, user, now),
-                           day_remaining=services.day_remaining_seconds(s, user, now))
+                           day_remaining=services.day_remaining_seconds(s, user, now),
+                           refused=request.args.get("refused", type=int))
+
+
+@bp.post("/learn/classes/<int:class_id>/refuse")
+@page_auth("trainee")
+def refuse_class(class_id):
+    user, s = load_current_user(), db.session
+    try:
+        services.refuse_roster(s, user, class_id)
+    except RuleError as e:
+        s.rollback()
+        abort(e.status)
+    events.commit(s)
+    return redirect(url_for("learning.my_courses", refused=class_id))
 
 
 def _class_rows(s, classes):

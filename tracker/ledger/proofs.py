@@ -1,11 +1,12 @@
 """Proofs in the formats of API.md ("Proof formats"), from the stored tree, and who may read them."""
 import json
 
-from models import LedgerEntry, User
+from models import Attempt, LearningSession, LedgerEntry, QaPost, SessionCheck, User
 from tracker.accounts.rules import RuleError
 from tracker.ledger import checkpoints, tree
 from tracker.ledger.chain import entry_body
-from tracker.security import can_view_trainee
+from tracker.db import valid_id
+from tracker.security import can_view_trainee, evidence_scope, scope_allows
 
 
 def body_of(entry):
@@ -13,15 +14,39 @@ def body_of(entry):
                       entry.prev_hash)
 
 
+def entry_class_id(s, payload):
+    """The class an entry's evidence was collected in, from what its payload names; None for entries about the
+    person (registration, consent, face enrolment, logins)."""
+    if not isinstance(payload, dict):
+        return None
+    if payload.get("class_id") is not None:
+        return payload["class_id"]
+    check_id = payload.get("check_id")
+    if check_id is not None:
+        check = s.get(SessionCheck, check_id) if valid_id(check_id) else None
+        if check is None:
+            return None
+        payload = {"session_id": check.session_id, "attempt_id": check.attempt_id}
+    for key, model in (("session_id", LearningSession), ("attempt_id", Attempt), ("post_id", QaPost)):
+        if payload.get(key) is not None and valid_id(payload[key]):
+            row = s.get(model, payload[key])
+            return row.class_id if row else None
+    return None
+
+
 def can_read_entry(s, viewer, entry):
-    """Entries hold personal data (names, masked IDs): the subject trainee, staff and regulators who may view that
-    trainee, and admins. Entries about nobody in particular (institutions, courses) are for admins."""
+    """Entries hold personal data (names, masked IDs): the subject trainee and admins; staff and regulators
+    who may view that trainee, and of entries collected in a class only those of classes in their scope
+    (evidence_scope). Entries about nobody in particular (institutions, courses) are for admins."""
     if viewer.role == "admin":
         return True
     if entry.subject_id is None:
         return False
     subject = s.get(User, entry.subject_id)
-    return subject is not None and can_view_trainee(s, viewer, subject)
+    if subject is None or not can_view_trainee(s, viewer, subject):
+        return False
+    class_id = entry_class_id(s, json.loads(entry.payload))
+    return class_id is None or scope_allows(evidence_scope(s, viewer, subject), class_id)
 
 
 def checkpoint_for(s, tree_size=None):

@@ -50,6 +50,7 @@ def photo(photo_id):
         data, mimetype = services.photo_for_viewer(db.session, viewer, photo_id)
     except ApiError:
         abort(404)
+    db.session.commit()  # the view's ledger entry
     return Response(data, mimetype=mimetype, headers={"Cache-Control": "private, no-store",
                                                       "X-Content-Type-Options": "nosniff"})
 

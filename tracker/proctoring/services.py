@@ -17,7 +17,7 @@ from flask import current_app
 from sqlalchemy import select, text
 
 from models import (
-    Enrollment, FaceEnrolment, FaceFlag, FacePhoto, LearningSession, ProctoringPolicy, SessionCheck, TrainingClass,
+    Attempt, Enrollment, FaceEnrolment, FaceFlag, FacePhoto, LearningSession, ProctoringPolicy, SessionCheck, TrainingClass,
     User,
 )
 from tracker import ledger
@@ -27,7 +27,7 @@ from tracker.learning import checks, events
 from tracker.learning.sessions import server_now
 from tracker.proctoring import faces
 from tracker.proctoring.workers import FaceBusy, pool_for
-from tracker.security import can_view_trainee
+from tracker.security import can_view_trainee, evidence_scope, scope_allows
 
 PHOTO_KINDS = (checks.PHOTO_SIGNIN, checks.PHOTO_RANDOM, checks.PHOTO_EXAM)
 SOURCES = ("camera", "upload")
@@ -420,10 +420,30 @@ def flag_json(s, viewer, flag):
             "photo_id": flag.photo_id if trainee["visible"] else None}
 
 
+def may_view_photo(s, viewer, photo, trainee):
+    """A check's photo belongs to the check's class (evidence_scope); an enrolment photo (and a refused one) to
+    the person: shown to staff and regulators only while the trainee is on a current roster they may view."""
+    if photo.check_id is None:
+        return can_view_trainee(s, viewer, trainee)
+    check = s.get(SessionCheck, photo.check_id)
+    if check is None:
+        return False
+    if check.session_id is not None:
+        class_id = s.scalar(select(LearningSession.class_id).where(LearningSession.id == check.session_id))
+    else:
+        class_id = s.scalar(select(Attempt.class_id).where(Attempt.id == check.attempt_id))
+    return scope_allows(evidence_scope(s, viewer, trainee), class_id)
+
+
 def photo_for_viewer(s, viewer, photo_id):
-    """(bytes, content type) of a stored photo, decrypted, if the viewer may see its trainee; else 404."""
+    """(bytes, content type) of a stored photo, decrypted, if the viewer may see it; else 404. Anyone but the
+    trainee looking is written to the ledger (PIPL: who saw whose face, when)."""
     photo = s.get(FacePhoto, photo_id)
     trainee = s.get(User, photo.trainee_id) if photo else None
-    if photo is None or photo.file is None or trainee is None or not can_view_trainee(s, viewer, trainee):
+    if photo is None or photo.file is None or trainee is None or not may_view_photo(s, viewer, photo, trainee):
         raise ApiError(404, "not_found", "照片不存在或无权查看")
+    if viewer.id != trainee.id:
+        ledger.append(s, "photo.viewed", {"photo_id": photo.id, "purpose": photo.purpose, "check_id": photo.check_id,
+                                          "trainee_id": trainee.id, "viewer_role": viewer.role},
+                      actor_id=viewer.id, subject_id=trainee.id)
     return read_photo(photo.file), photo.content_type

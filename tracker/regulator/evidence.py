@@ -148,7 +148,10 @@ def gather(s, viewer, focus=None, since_ts=None):
     def of_focus(column):
         return column.in_(trainees_in_scope_query(institutions)) if whole else column.in_(sorted(focus))
 
-    q = select(LearningSession).where(of_focus(LearningSession.trainee_id))
+    # The focus trainees' own evidence only from classes in scope (evidence belongs to its class); other
+    # accounts' sessions at the same addresses and enrolments elsewhere stay, named only when in scope.
+    scope_classes = select(TrainingClass.id).where(TrainingClass.institution_id.in_(sorted(institutions)))
+    q = select(LearningSession).where(of_focus(LearningSession.trainee_id), LearningSession.class_id.in_(scope_classes))
     if since_ts is not None:
         q = q.where(LearningSession.started_ts >= since_ts)
     own = s.scalars(q.order_by(LearningSession.id)).all()
@@ -163,7 +166,9 @@ def gather(s, viewer, focus=None, since_ts=None):
     sessions = session_facts(s, own) + session_facts(s, others, with_beats=False)
 
     q = select(SessionCheck.id, SessionCheck.trainee_id, SessionCheck.kind, SessionCheck.status, SessionCheck.reason
-               ).where(of_focus(SessionCheck.trainee_id))
+               ).where(of_focus(SessionCheck.trainee_id),
+                       SessionCheck.session_id.in_(select(LearningSession.id).where(LearningSession.class_id.in_(scope_classes)))
+                       | SessionCheck.attempt_id.in_(select(Attempt.id).where(Attempt.class_id.in_(scope_classes))))
     if since_ts is not None:
         q = q.where(SessionCheck.asked_ts >= since_ts)
     checks = [CheckFacts(*row) for row in s.execute(q)]

@@ -11,20 +11,21 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from models import (
-    Attempt, AttemptAnswer, Chapter, Course, DailyCredit, FaceEnrolment, FaceFlag, FacePhoto, Heartbeat,
+    Attempt, AttemptAnswer, Chapter, Course, FaceEnrolment, FaceFlag, FacePhoto, Heartbeat,
     LearningSession, LiveLecture, QaPost, SessionCheck, TrainingClass, User,
 )
 from tracker.assessment import rules
 from tracker.assessment.services import paper_questions
 from tracker.learning.checks import rfc3339
 from tracker.learning.crediting import REASON_LABELS
-from tracker.learning.record import CHECK_KINDS, CHECK_STATUS, END_REASONS
+from tracker.learning.record import CHECK_KINDS, CHECK_STATUS, END_REASONS, checks_in_scope, daily_credit
 from tracker.proctoring.faces import MESSAGES as PHOTO_REASONS
 from tracker.proctoring.services import KIND_LABELS as FLAG_LABELS
 from tracker.regulator import evidence, reviews
 from tracker.regulator.anomalies import CST, LEVEL_LABELS, active_spans
 from tracker.regulator.evidence import cst
 from tracker.regulator.search import person_json, trainee_classes, visible_institution_ids
+from tracker.security import evidence_scope, in_scope
 
 STUDY_GAP = 120.0  # heartbeats further apart than this are not time at the player (heat map)
 
@@ -104,10 +105,11 @@ def _shown(q, order, value):
     return " / ".join(value) if isinstance(value, list) else str(value)
 
 
-def _attempts(s, trainee):
+def _attempts(s, trainee, scope):
     rows = s.execute(select(Attempt, Chapter.title, TrainingClass.name).outerjoin(Chapter, Chapter.id == Attempt.chapter_id)
                      .join(TrainingClass, TrainingClass.id == Attempt.class_id)
-                     .where(Attempt.trainee_id == trainee.id).order_by(Attempt.started_ts)).all()
+                     .where(Attempt.trainee_id == trainee.id, in_scope(Attempt.class_id, scope))
+                     .order_by(Attempt.started_ts)).all()
     out = []
     for a, chapter, class_name in rows:
         given = {}
@@ -130,8 +132,9 @@ def _attempts(s, trainee):
     return out
 
 
-def _qa(s, trainee):
-    posts = s.scalars(select(QaPost).where(QaPost.trainee_id == trainee.id).order_by(QaPost.id)).all()
+def _qa(s, trainee, scope):
+    posts = s.scalars(select(QaPost).where(QaPost.trainee_id == trainee.id, in_scope(QaPost.class_id, scope))
+                      .order_by(QaPost.id)).all()
     authors = {u.id: u for u in s.scalars(select(User).where(User.id.in_({p.author_id for p in posts} or {0})))}
     chapters = dict(s.execute(select(Chapter.id, Chapter.title).where(Chapter.id.in_({p.chapter_id for p in posts} or {0}))).all())
     threads = {}
@@ -146,8 +149,9 @@ def _qa(s, trainee):
     return list(threads.values())
 
 
-def _checks(s, trainee):
-    rows = s.scalars(select(SessionCheck).where(SessionCheck.trainee_id == trainee.id).order_by(SessionCheck.asked_ts)).all()
+def _checks(s, trainee, scope):
+    rows = s.scalars(select(SessionCheck).where(SessionCheck.trainee_id == trainee.id, checks_in_scope(scope))
+                     .order_by(SessionCheck.asked_ts)).all()
     photos = {}
     if rows:
         for pid, check_id in s.execute(select(FacePhoto.id, FacePhoto.check_id).where(
@@ -170,20 +174,22 @@ def _flags(s, trainee):
              "ledger_seq": f.ledger_seq, "created_at": f.created_at.isoformat()} for f in rows]
 
 
-def _sessions(s, trainee):
+def _sessions(s, trainee, scope):
     rows = s.execute(select(LearningSession, Chapter.title, Course.title, TrainingClass.name, LiveLecture.title)
                      .outerjoin(Chapter, Chapter.id == LearningSession.chapter_id)
                      .outerjoin(Course, Course.id == Chapter.course_id)
                      .outerjoin(LiveLecture, LiveLecture.id == LearningSession.lecture_id)
                      .join(TrainingClass, TrainingClass.id == LearningSession.class_id)
-                     .where(LearningSession.trainee_id == trainee.id).order_by(LearningSession.started_ts)).all()
+                     .where(LearningSession.trainee_id == trainee.id, in_scope(LearningSession.class_id, scope))
+                     .order_by(LearningSession.started_ts)).all()
     beats = defaultdict(list)
     envs = {}
     if rows:
         q = (select(Heartbeat.session_id, Heartbeat.seq, Heartbeat.received_ts, Heartbeat.position,
                     Heartbeat.credited_seconds, Heartbeat.reasons, Heartbeat.env)
              .join(LearningSession, LearningSession.id == Heartbeat.session_id)
-             .where(LearningSession.trainee_id == trainee.id).order_by(Heartbeat.session_id, Heartbeat.id))
+             .where(LearningSession.trainee_id == trainee.id, in_scope(LearningSession.class_id, scope))
+             .order_by(Heartbeat.session_id, Heartbeat.id))
         for sid, seq, ts, position, credited, reasons, env in s.execute(q):
             beats[sid].append((seq, ts, position, credited, reasons))
             envs.setdefault(sid, env)
@@ -210,14 +216,14 @@ def _sessions(s, trainee):
 
 
 def trainee_trace(s, viewer, trainee):
-    """Everything an inspector looks at for one trainee (the caller has checked can_view_trainee)."""
+    """Everything an inspector looks at for one trainee (the caller has checked can_view_trainee), as far as
+    evidence_scope lets the viewer see it."""
     institutions = visible_institution_ids(s, viewer)
-    sessions, spans = _sessions(s, trainee)
+    scope = evidence_scope(s, viewer, trainee)
+    sessions, spans = _sessions(s, trainee, scope)
     enrolment = s.scalar(select(FaceEnrolment).where(FaceEnrolment.trainee_id == trainee.id, FaceEnrolment.active)
                          .order_by(FaceEnrolment.id.desc()))
-    days = [{"day": d.day.isoformat(), "credited_seconds": round(d.credited_seconds, 1)}
-            for d in s.scalars(select(DailyCredit).where(DailyCredit.trainee_id == trainee.id).order_by(DailyCredit.day))
-            if d.credited_seconds > 0]
+    days = daily_credit(s, trainee, scope)
     out = {
         "trainee": {**person_json(trainee), "classes": trainee_classes(s, trainee.id, institutions),
                     "face_photo_id": enrolment.photo_id if enrolment else None,
@@ -225,9 +231,9 @@ def trainee_trace(s, viewer, trainee):
         "generated": rfc3339(datetime.now().timestamp()),
         "total_credited_seconds": round(sum(d["credited_seconds"] for d in days), 1),
         "sessions": sessions,
-        "checks": _checks(s, trainee),
-        "attempts": _attempts(s, trainee),
-        "qa": _qa(s, trainee),
+        "checks": _checks(s, trainee, scope),
+        "attempts": _attempts(s, trainee, scope),
+        "qa": _qa(s, trainee, scope),
         "flags": _flags(s, trainee),
         "daily": days,
         "hours": study_by_hour(spans),
