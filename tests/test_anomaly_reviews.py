@@ -32,10 +32,20 @@ def flag(app, tried, enrolled, distance=0.3):
 
 
 def failed_checks(app, trainee_id, n=3):
+    """Failed photo checks in a session of the trainee's first class (checks belong to their session's class)."""
+    from models import Chapter, ClassCourse, Enrollment, LearningSession
+
     with app.app_context():
         with db.transaction() as s:
+            class_id = s.scalar(select(Enrollment.class_id).where(Enrollment.trainee_id == trainee_id).order_by(Enrollment.id))
+            chapter_id = s.scalar(select(Chapter.id).join(ClassCourse, ClassCourse.course_id == Chapter.course_id)
+                                  .where(ClassCourse.class_id == class_id).order_by(Chapter.id))
+            sess = LearningSession(trainee_id=trainee_id, chapter_id=chapter_id, class_id=class_id, started_ts=T0,
+                                   status="ended")
+            s.add(sess)
+            s.flush()
             for i in range(n):
-                s.add(SessionCheck(trainee_id=trainee_id, kind="photo_random", asked_ts=T0 + i * 600,
+                s.add(SessionCheck(trainee_id=trainee_id, session_id=sess.id, kind="photo_random", asked_ts=T0 + i * 600,
                                    deadline_ts=T0 + i * 600 + 60, answered_ts=T0 + i * 600 + 20, status="failed",
                                    reason="other_person"))
 

@@ -106,7 +106,7 @@ def _create(s):
     staff = users["13900000001"]
     for role, name, phone, idn, cat in ACCOUNTS:
         if role == "trainee":
-            s.add(Enrollment(class_id=cls.id, trainee_id=users[phone].id))
+            s.add(Enrollment(class_id=cls.id, trainee_id=users[phone].id, added_by_id=staff.id))
             ledger.append(s, "roster.added", {"class_id": cls.id, "trainee_id": users[phone].id},
                           actor_id=staff.id, subject_id=users[phone].id)
 
@@ -141,7 +141,7 @@ def ensure_demo_lecture(s):
         for role, _name, phone, _idn, _cat in ACCOUNTS:
             if role == "trainee":
                 trainee = s.scalar(select(User).where(User.phone == phone))
-                s.add(Enrollment(class_id=cls.id, trainee_id=trainee.id))
+                s.add(Enrollment(class_id=cls.id, trainee_id=trainee.id, added_by_id=staff.id))
                 ledger.append(s, "roster.added", {"class_id": cls.id, "trainee_id": trainee.id},
                               actor_id=staff.id, subject_id=trainee.id)
     now = sessions.server_now()

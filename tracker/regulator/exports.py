@@ -163,7 +163,8 @@ def class_archive(s, cls):
                         "" if best is None else ("通过" if best.passed else "未通过"),
                         "" if best is None else cst(best.submitted_ts, False)])
     names = {u.id: (u.name, mask_id_number(u.id_number)) for u, _ in roster}
-    supervision = review_rows(s, [u.id for u, _ in roster], names)
+    supervision = review_rows(s, [u.id for u, _ in roster], names,
+                              reviews.regulators_over(s, {cls.institution.region_code}))
     for cert, revoked in s.execute(select(Certificate, CertificateRevocation.reason).outerjoin(CertificateRevocation)
                                    .where(Certificate.class_id == cls.id).order_by(Certificate.id)):
         certs.append([*names.get(cert.trainee_id, (cert.trainee_id, "")), cert.number, beijing_date(cert.issued_at),
@@ -201,7 +202,7 @@ def class_archive(s, cls):
     ]}
 
 
-def review_rows(s, trainee_ids, names):
+def review_rows(s, trainee_ids, names, regulator_ids):
     """The regulator's reviews (核查处置) of these trainees, in roster order, newest first per trainee. Each keeps the
     findings as they stood when it was made; only their labels and points are listed (evidence may name trainees of
     other institutions; the trace shows it to those who may see them)."""
@@ -209,7 +210,8 @@ def review_rows(s, trainee_ids, names):
     order = {tid: n for n, tid in enumerate(trainee_ids)}
     by_trainee = defaultdict(list)
     for chunk in [trainee_ids[i:i + 500] for i in range(0, len(trainee_ids), 500)]:
-        for row in s.scalars(select(AnomalyReview).where(AnomalyReview.trainee_id.in_(chunk))
+        for row in s.scalars(select(AnomalyReview).where(AnomalyReview.trainee_id.in_(chunk),
+                                                         AnomalyReview.regulator_id.in_(sorted(regulator_ids) or [0]))
                              .order_by(AnomalyReview.id.desc())):
             by_trainee[row.trainee_id].append(row)
     regulators = dict(s.execute(select(User.id, User.name).where(User.id.in_(

@@ -17,7 +17,7 @@ from datetime import timezone
 
 from sqlalchemy import func, select
 
-from models import Enrollment, LedgerEntry, User
+from models import Enrollment, Institution, LedgerEntry, TrainingClass, User
 from models.regulator import AnomalyReview
 from tracker import ledger
 from tracker.accounts.rules import RuleError
@@ -25,7 +25,7 @@ from tracker.ledger.chain import canonical_json
 from tracker.learning.sessions import server_now
 from tracker.regulator import anomalies, evidence
 from tracker.regulator.search import trainees_in_scope_query, visible_institution_ids
-from tracker.security import can_view_trainee
+from tracker.security import EVERYTHING, can_view_trainee, evidence_scope, region_covers
 
 KIND = "anomaly.reviewed"
 CONCLUSIONS = {"cleared": "核查正常", "violation": "确认违规", "watch": "继续观察"}
@@ -170,13 +170,32 @@ def reviews_of(s, trainee_id):
                      .order_by(AnomalyReview.id.desc())).all()
 
 
-def latest_reviews(s, trainee_ids):
-    """trainee id -> their latest review, for the trainees given."""
+def regulators_over(s, regions):
+    """Ids of the regulators whose region covers one of these institution regions. A review is a supervision
+    record of the reviewing regulator's region, about evidence of its classes: it goes where that evidence may go."""
+    rows = s.execute(select(User.id, User.region_code).where(User.role == "regulator"))
+    return {uid for uid, region in rows if any(region_covers(region, r) for r in regions)}
+
+
+def visible_reviews(s, viewer, trainee, rows):
+    """The rows a viewer may read: all for admins; else those of regulators over a class in evidence_scope."""
+    scope = evidence_scope(s, viewer, trainee)
+    if scope is EVERYTHING:
+        return rows
+    regions = set(s.scalars(select(Institution.region_code).join(TrainingClass).where(TrainingClass.id.in_(sorted(scope)))))
+    allowed = regulators_over(s, regions)
+    return [r for r in rows if r.regulator_id in allowed]
+
+
+def latest_reviews(s, trainee_ids, regulator_ids=None):
+    """trainee id -> their latest review (by these regulators, when given), for the trainees given."""
     out = {}
     ids = sorted(set(trainee_ids))
     for i in range(0, len(ids), 500):
         latest = (select(func.max(AnomalyReview.id)).where(AnomalyReview.trainee_id.in_(ids[i:i + 500]))
                   .group_by(AnomalyReview.trainee_id))
+        if regulator_ids is not None:
+            latest = latest.where(AnomalyReview.regulator_id.in_(sorted(regulator_ids) or [0]))
         for row in s.scalars(select(AnomalyReview).where(AnomalyReview.id.in_(latest))):
             out[row.trainee_id] = row
     return out
@@ -202,9 +221,15 @@ def _aware(moment):
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def latest_status(s, trainee_ids):
-    """trainee id -> status_json of their latest review (trainees never reviewed are left out)."""
-    rows = latest_reviews(s, trainee_ids)
+def latest_status(s, viewer, trainee_ids):
+    """trainee id -> status_json of their latest review that the viewer may read (by a regulator over one of the
+    viewer's institutions; trainees never reviewed are left out)."""
+    regulator_ids = None
+    if viewer.role != "admin":
+        regions = set(s.scalars(select(Institution.region_code).where(
+            Institution.id.in_(sorted(visible_institution_ids(s, viewer)) or [0]))))
+        regulator_ids = regulators_over(s, regions)
+    rows = latest_reviews(s, trainee_ids, regulator_ids)
     names = _names(s, [r.regulator_id for r in rows.values()])
     return {tid: status_json(row, names) for tid, row in rows.items()}
 
@@ -212,7 +237,8 @@ def latest_status(s, trainee_ids):
 def history_json(s, viewer, trainee_id, rows=None):
     """The trainee's reviews, newest first, each with its snapshot described for this viewer: evidence names only
     the trainees the viewer may see (a regulator's snapshot may mention accounts outside an institution's staff's)."""
-    rows = reviews_of(s, trainee_id) if rows is None else rows
+    if rows is None:
+        rows = visible_reviews(s, viewer, s.get(User, trainee_id), reviews_of(s, trainee_id))
     if not rows:
         return []
     snaps = {row.id: {"trainee_id": trainee_id, "score": row.score, "level": row.level, "signs": json.loads(row.findings)}

@@ -49,7 +49,7 @@ def anomaly_report(s, viewer, days):
     risks, facts = evidence.assess(s, viewer, since_ts=server_now() - days * 86400)
     institutions = search.visible_institution_ids(s, viewer)
     trainees = evidence.readable(s, risks, facts["scope"], institutions)
-    latest = reviews.latest_status(s, [r["trainee_id"] for r in trainees])
+    latest = reviews.latest_status(s, viewer, [r["trainee_id"] for r in trainees])
     for r in trainees:
         r["review"] = latest.get(r["trainee_id"])  # the latest review (核查处置), None when never reviewed
     return {"days": days, "trainees": trainees, "classes": evidence.class_risks(s, viewer, risks),
