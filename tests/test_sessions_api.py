@@ -293,3 +293,37 @@ def test_the_writer_applies_a_burst_from_many_threads_in_order(app, demo, traine
         with db.transaction() as s:
             seqs = s.scalars(select(Heartbeat.seq).where(Heartbeat.session_id == sid)).all()
     assert sorted(seqs) == list(range(1, 41))
+
+
+def test_heartbeats_arriving_while_the_session_ends_are_stored_once(app, trainee, chapter_id):
+    """Leaving the player ends the session while its last heartbeats are still coming (the socket and the page's
+    resend of its offline buffer): every one is stored once and each copy gets the first answer, never a 503."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    sid = trainee.post("/sessions", {"chapter_id": chapter_id}).get_json()["session_id"]
+    assert trainee.post(f"/sessions/{sid}/heartbeats", beat(1, 0.0)).status_code == 200
+    late = [beat(seq, 15.0 * seq) for seq in (2, 3, 4)]
+    with ThreadPoolExecutor(4) as pool:
+        sends = [pool.submit(trainee.post, f"/sessions/{sid}/heartbeats", b) for b in late * 3]
+        ended = pool.submit(trainee.post, f"/sessions/{sid}/end")
+        answers = [f.result() for f in sends]
+    assert ended.result().status_code == 200
+    assert [r.status_code for r in answers] == [200] * 9, [r.get_json() for r in answers]
+    for seq in (2, 3, 4):
+        assert len({json.dumps(r.get_json(), sort_keys=True) for r in answers if r.get_json()["seq"] == seq}) == 1
+    with app.app_context():
+        seqs = db.session.scalars(select(Heartbeat.seq).where(Heartbeat.session_id == sid).order_by(Heartbeat.seq)).all()
+        assert seqs == [1, 2, 3, 4]
+        assert verify(db.session)["first_bad_seq"] is None
+
+
+def test_a_heartbeat_resent_after_the_session_ended_gets_its_first_answer(app, trainee, chapter_id):
+    sid = trainee.post("/sessions", {"chapter_id": chapter_id}).get_json()["session_id"]
+    assert trainee.post(f"/sessions/{sid}/heartbeats", beat(1, 0.0)).status_code == 200
+    assert trainee.post(f"/sessions/{sid}/end").status_code == 200
+    first = trainee.post(f"/sessions/{sid}/heartbeats", beat(2, 15.0))
+    again = trainee.post(f"/sessions/{sid}/heartbeats", beat(2, 15.0))
+    assert first.status_code == again.status_code == 200, again.get_json()
+    assert first.get_json() == again.get_json() and first.get_json()["credited_seconds"] == 0
+    with app.app_context():
+        assert db.session.scalars(select(Heartbeat.seq).where(Heartbeat.session_id == sid)).all() == [1, 2]

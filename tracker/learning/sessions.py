@@ -210,7 +210,9 @@ def lock_session(s, session_id, trainee_id):
 def record_heartbeat(s, sess, beat, now=None):
     """Decide and record one heartbeat; a repeated sequence number gets the first answer again."""
     now = now or server_now()
-    if beat["seq"] <= sess.last_seq:
+    # An ended session's last_seq no longer moves, so a resend after the end must be looked up too (else a
+    # second row with the same seq: the UNIQUE constraint fails the batch and the client gets a 503).
+    if beat["seq"] <= sess.last_seq or sess.status != "active":
         earlier = s.scalar(select(Heartbeat.answer).where(Heartbeat.session_id == sess.id, Heartbeat.seq == beat["seq"]))
         if earlier is not None:
             return json.loads(earlier)
