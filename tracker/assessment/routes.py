@@ -14,6 +14,7 @@ from tracker.learning.manage import can_manage_course
 from tracker.learning.services import chapter_in_trainee_classes
 from tracker.learning.sessions import server_now
 from tracker.security import can_manage_class, class_or_abort, load_current_user, page_auth
+from tracker.spreadsheets import XLSX_TYPE
 
 bp = Blueprint("assessment", __name__)
 
@@ -286,7 +287,7 @@ def bank_export(course_id):
     data = bank_files.bank_xlsx(s, course)
     s.commit()
     return send_file(io.BytesIO(data), as_attachment=True, download_name=f"题库-{course.id}-{course.title}.xlsx",
-                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", max_age=0)
+                     mimetype=XLSX_TYPE, max_age=0)
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from tracker.extensions import db
 from tracker.learning import manage, roster_import
 from tracker.learning.policy import FORMS, PROFILES, class_hours
 from tracker.security import can_manage_class, can_view_class, class_or_abort, load_current_user, page_auth
+from tracker.spreadsheets import XLSX_TYPE
 
 bp = Blueprint("manage", __name__)
 
@@ -143,7 +144,7 @@ def roster_export(class_id):
     data = roster_import.roster_xlsx(s, cls)
     _release(s)
     return send_file(io.BytesIO(data), as_attachment=True, download_name=f"花名册-{cls.id}-{cls.name}.xlsx",
-                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", max_age=0)
+                     mimetype=XLSX_TYPE, max_age=0)
 
 
 # ---------------------------------------------------------------------------------------------------------------------

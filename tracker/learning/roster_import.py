@@ -24,6 +24,7 @@ from tracker.accounts.rules import (
     validate_text,
 )
 from tracker.clock import CST
+from tracker.spreadsheets import append_row, workbook_bytes
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 5000
@@ -273,14 +274,12 @@ def roster_xlsx(s, cls):
     """The class's roster as an XLSX workbook (bytes); ID numbers and phones masked."""
     wb = openpyxl.Workbook(write_only=True)
     ws = wb.create_sheet("花名册")
-    ws.append([f"{cls.institution.name}　{cls.name}　花名册（身份证号码、手机号码已脱敏）"])
-    ws.append(["序号", "姓名", "身份证号码", "手机号码", "身份类别", "工作单位", "加入日期"])
+    append_row(ws, [f"{cls.institution.name}　{cls.name}　花名册（身份证号码、手机号码已脱敏）"])
+    append_row(ws, ["序号", "姓名", "身份证号码", "手机号码", "身份类别", "工作单位", "加入日期"])
     q = (select(User, Enrollment.created_at).join(Enrollment, Enrollment.trainee_id == User.id)
          .where(Enrollment.class_id == cls.id).order_by(Enrollment.id))
     for i, (user, joined) in enumerate(s.execute(q), 1):
         joined = joined.replace(tzinfo=joined.tzinfo or timezone.utc).astimezone(CST).date().isoformat() if joined else ""
-        ws.append([i, user.name, mask_id_number(user.id_number), mask_phone(user.phone), user.category or "",
-                   user.employer or "", joined])
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
+        append_row(ws, [i, user.name, mask_id_number(user.id_number), mask_phone(user.phone), user.category or "",
+                        user.employer or "", joined])
+    return workbook_bytes(wb)
