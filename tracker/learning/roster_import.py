@@ -24,7 +24,7 @@ from tracker.accounts.rules import (
     validate_text,
 )
 from tracker.clock import CST
-from tracker.spreadsheets import append_row, workbook_bytes
+from tracker.spreadsheets import append_row, csv_unescape, workbook_bytes
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 5000
@@ -122,7 +122,7 @@ def csv_rows(data):
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         for n, row in enumerate(reader, 1):
-            yield n, [c.strip() for c in row]
+            yield n, [csv_unescape(c.strip()) for c in row]
     except csv.Error:
         raise RuleError("roster_file_invalid", "CSV文件格式错误（引号不配对），请用Excel重新导出", "file") from None
 
