@@ -8,6 +8,7 @@ text unchanged as a string cell and only CSV, which has no cell types, marks it 
 """
 import csv
 import io
+import re
 
 from openpyxl.cell import WriteOnlyCell
 
@@ -19,12 +20,31 @@ CSV_TYPE = "text/csv; charset=utf-8"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
 
 
+# What XML 1.0 cannot carry (control characters, U+FFFE, U+FFFF) or would not give back (a CR is read as LF), and an
+# underscore that would otherwise read as the start of such an escape.
+_OOXML_ESCAPED = re.compile(r"_(?=x[0-9A-Fa-f]{4}_)|[\x00-\x08\x0b\x0c\x0d\x0e-\x1f\ufffe\uffff]")
+_OOXML_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def xlsx_text(text):
+    """Text as OOXML stores a string (ECMA-376 ST_Xstring, as Excel writes it): each character above as _xHHHH_.
+    Excel and WPS show the original text; without this a control character sent as, say, a User-Agent would make
+    openpyxl refuse the whole workbook (the trainee's trace could not be exported) and a CR would come back as LF."""
+    return _OOXML_ESCAPED.sub(lambda m: f"_x{ord(m.group()):04X}_", text)
+
+
+def xlsx_text_unescape(text):
+    """The text `xlsx_text` (or Excel) stored: for reading a workbook's strings with openpyxl, which leaves _xHHHH_."""
+    return _OOXML_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text) if "_x" in text else text
+
+
 def xlsx_cell(ws, value):
     """A cell for `ws.append` (normal or write-only sheet): text as a string cell, numbers and dates typed."""
-    cell = WriteOnlyCell(ws, value=value)
-    if isinstance(value, str):
-        # openpyxl turns a string starting with "=" into a formula and "#N/A" and the like into an error: text is text.
-        cell.data_type = "s"
+    if not isinstance(value, str):
+        return WriteOnlyCell(ws, value=value)
+    cell = WriteOnlyCell(ws, value=xlsx_text(value))
+    # openpyxl turns a string starting with "=" into a formula and "#N/A" and the like into an error: text is text.
+    cell.data_type = "s"
     return cell
 
 

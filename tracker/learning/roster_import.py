@@ -24,7 +24,7 @@ from tracker.accounts.rules import (
     validate_text,
 )
 from tracker.clock import CST
-from tracker.spreadsheets import append_row, csv_unescape, workbook_bytes
+from tracker.spreadsheets import append_row, csv_unescape, workbook_bytes, xlsx_text_unescape
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 5000
@@ -76,6 +76,8 @@ def _cell_text(value):
         return str(int(value))
     if isinstance(value, float) and value.is_integer():
         return "%.5E" % value  # too long for a float to hold exactly: keep it recognisable as a damaged number
+    if isinstance(value, str):
+        return xlsx_text_unescape(value).strip()  # Excel and our exports store a CR as _x000D_ (openpyxl keeps it so)
     return str(value).strip()
 
 
