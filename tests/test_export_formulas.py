@@ -35,13 +35,13 @@ QUESTION = '=HYPERLINK("http://q","题")\r\n第二行'  # a CR: XML alone would 
 OPTIONS = ["+A", "-B", "@C", "#N/A"]
 FILL_QUESTION = "＠填空题_x0041_"  # what Excel would otherwise show as "A"
 FILL_KEY = "=答案"
-ANSWER = "=SUM(9,\x1b9)"  # a control character no XML may hold: it once made the trace a 500
+ANSWER = "=SUM(9,9)"
 ASKED = "=HYPERLINK(\"http://qa\",\"问\")"
 REPLIED = "-1+1 答复"
 LECTURE = "+直播课"
 TEACHER = "@主讲"
 NOTE = "=1+1 核查说明"
-USER_AGENT = "=UA()+1 \x1b[31m"
+USER_AGENT = "=UA()+1"
 
 STAFF, PASSWORD = "13900000001", "Demo1234"
 
@@ -112,7 +112,7 @@ def hostile(app, demo):
              as_trainee, 200)
     call(f"/attempts/{attempt['attempt_id']}/submit", {}, as_trainee, 200)
     call(f"/regulator/trainees/{ids['trainee_id']}/reviews", {"conclusion": "watch", "note": NOTE}, as_regulator)
-    return {**ids, "regulator": regulator}
+    return {**ids, "regulator": regulator, "trainee": as_trainee}
 
 
 def spreadsheets_offered(app, ids):
@@ -171,6 +171,26 @@ def test_every_spreadsheet_holds_hostile_text_as_text(app, hostile):
     roster_title = texts(files["roster"])[0]
     assert roster_title.startswith(INSTITUTION + "　" + CLASS)
     assert any(t.startswith(NAME + "（") for t in texts(files["trace"]))
+
+
+def test_a_control_character_the_trainee_sends_does_not_stop_the_trace_export(app, hostile):
+    """No XML may hold an escape character: openpyxl refused the workbook and the regulator got a 500 for the trace of
+    a trainee whose browser (or script) sent one in its User-Agent or a quiz answer."""
+    client = app.test_client()
+    user_agent, answer = "=UA() \x1b[31m\x7f", "=SUM(9,\x1b9)"
+    r = client.post("/api/v1/sessions", json={"chapter_id": hostile["chapter_id"]},
+                    headers={**hostile["trainee"], "User-Agent": user_agent})
+    assert r.status_code == 201, r.get_json()
+    attempt = client.post(f"/api/v1/chapters/{hostile['chapter_id']}/quiz/attempts", headers=hostile["trainee"])
+    assert attempt.status_code == 201, attempt.get_json()
+    for q in attempt.get_json()["questions"]:
+        r = client.post(f"/api/v1/attempts/{attempt.get_json()['attempt_id']}/answers", headers=hostile["trainee"],
+                        json={"question_id": q["question_id"], "answer": answer if q["type"] == "fill" else 0})
+        assert r.status_code == 200, r.get_json()
+    r = web(app, hostile["regulator"]).get(f"/regulator/trainees/{hostile['trainee_id']}/trace.xlsx")
+    assert r.status_code == 200
+    assert not_text(r.data) == []
+    assert {user_agent, answer} <= set(texts(r.data))
 
 
 def test_the_exported_bank_imports_back_to_the_same_questions(app, hostile):
