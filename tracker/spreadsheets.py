@@ -55,6 +55,12 @@ def append_row(ws, values):
     return cells
 
 
+def download_name(text):
+    """A file name made from data (a class's or course's name) for Content-Disposition: a line break, which no header
+    may hold (werkzeug answers 500 and the export is lost), another control character or a path separator becomes _."""
+    return re.sub(r"[\x00-\x1f\x7f\u2028\u2029/\\]", "_", text)
+
+
 def workbook_bytes(wb):
     out = io.BytesIO()
     wb.save(out)
