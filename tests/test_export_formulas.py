@@ -115,6 +115,16 @@ def hostile(app, demo):
     return {**ids, "regulator": regulator, "trainee": as_trainee}
 
 
+SPREADSHEET_ROUTES = {"/regulator/trainees/<int:trainee_id>/trace.xlsx", "/regulator/classes/<int:class_id>/archive.xlsx",
+                      "/manage/classes/<int:class_id>/roster.xlsx", "/manage/courses/<int:course_id>/bank.xlsx"}
+
+
+def test_these_tests_download_every_spreadsheet_the_platform_offers(app):
+    """A new XLSX or CSV route fails here until spreadsheets_offered downloads it with hostile text too."""
+    offered = {r.rule for r in app.url_map.iter_rules() if r.rule.endswith((".xlsx", ".csv"))}
+    assert offered == SPREADSHEET_ROUTES
+
+
 def spreadsheets_offered(app, ids):
     """Every XLSX the platform offers, downloaded through its route by a role allowed to."""
     staff, regulator = web(app, STAFF), web(app, ids["regulator"])
@@ -158,7 +168,8 @@ def test_every_spreadsheet_holds_hostile_text_as_text(app, hostile):
     assert {name: not_text(data) for name, data in files.items() if not_text(data)} == {}
     everywhere = {NAME, EMPLOYER}
     expected = {
-        "trace": everywhere | {CLASS, CHAPTER, QUESTION, FILL_QUESTION, FILL_KEY, ANSWER, ASKED, REPLIED, NOTE, USER_AGENT},
+        "trace": everywhere | {CLASS, CHAPTER, QUESTION, FILL_QUESTION, FILL_KEY, ANSWER, ASKED, REPLIED, NOTE,
+                               USER_AGENT},
         "archive": everywhere | {INSTITUTION, CLASS, OCCUPATION, COURSE, CHAPTER, LECTURE, TEACHER, NOTE},
         "roster": everywhere,
         "bank": {QUESTION, *OPTIONS, FILL_QUESTION, FILL_KEY, CHAPTER},
@@ -191,6 +202,23 @@ def test_a_control_character_the_trainee_sends_does_not_stop_the_trace_export(ap
     assert r.status_code == 200
     assert not_text(r.data) == []
     assert {user_agent, answer} <= set(texts(r.data))
+
+
+def test_a_line_break_in_a_class_or_course_name_does_not_stop_its_download(app, hostile):
+    """The file's name is made from the class's or course's name: a line break in it (the form does not refuse one)
+    cannot go into the Content-Disposition header, and the roster and bank exports answered 500."""
+    with app.app_context(), db.transaction() as s:
+        s.get(TrainingClass, hostile["class_id"]).name = "甲班\r\n=乙"
+        s.get(Course, hostile["course_id"]).title = "课程\n/..\\丙"
+    staff = web(app, STAFF)
+    for url in (f"/manage/classes/{hostile['class_id']}/roster.xlsx", f"/manage/courses/{hostile['course_id']}/bank.xlsx"):
+        r = staff.get(url)
+        assert r.status_code == 200, url
+        disposition = r.headers["Content-Disposition"]
+        assert "\r" not in disposition and "\n" not in disposition and "%2F" not in disposition
+        assert not_text(r.data) == []
+    roster = staff.get(f"/manage/classes/{hostile['class_id']}/roster.xlsx")
+    assert "甲班\r\n=乙" in texts(roster.data)[0]
 
 
 def test_the_exported_bank_imports_back_to_the_same_questions(app, hostile):
