@@ -22,14 +22,14 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "�
 
 # What XML 1.0 cannot carry (control characters, U+FFFE, U+FFFF) or would not give back (a CR is read as LF), and an
 # underscore that would otherwise read as the start of such an escape.
-_OOXML_ESCAPED = re.compile(r"_(?=x[0-9A-Fa-f]{4}_)|[\x00-\x08\x0b\x0c\x0d\x0e-\x1f\ufffe\uffff]")
+_OOXML_ESCAPED = re.compile(r"_(?=x[0-9A-Fa-f]{4}_)|[\x00-\x08\x0b-\x1f\ufffe\uffff]")
 _OOXML_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 
 
 def xlsx_text(text):
-    """Text as OOXML stores a string (ECMA-376 ST_Xstring, as Excel writes it): each character above as _xHHHH_.
-    Excel and WPS show the original text; without this a control character sent as, say, a User-Agent would make
-    openpyxl refuse the whole workbook (the trainee's trace could not be exported) and a CR would come back as LF."""
+    """Text as OOXML stores a string (ECMA-376 ST_Xstring, the escapes Excel itself writes): each character above as
+    _xHHHH_, which Excel shows as the original. Without this a control character sent as, say, a User-Agent made
+    openpyxl refuse the whole workbook (the trainee's trace could not be exported) and a CR came back as LF."""
     return _OOXML_ESCAPED.sub(lambda m: f"_x{ord(m.group()):04X}_", text)
 
 
@@ -74,8 +74,8 @@ def _escaped_form(text):
 
 
 def csv_field(value):
-    """A CSV field: text that a spreadsheet program would run as a formula gets a leading apostrophe, which Excel and
-    WPS show as "this is text" and hide (CSV has no cell types, so there is no other way to say it); numbers as is."""
+    """A CSV field: text that a spreadsheet program would run as a formula gets a leading apostrophe (OWASP's rule:
+    CSV has no cell types, so only a mark inside the field keeps it text; our importer removes it); numbers as is."""
     if value is None:
         return ""
     if isinstance(value, str) and _escaped_form(value):
