@@ -9,13 +9,13 @@ import openpyxl
 import pytest
 from sqlalchemy import select
 
-from models import Chapter, ClassCourse, Course, Institution, TrainingClass, User
+from models import Chapter, Course, Institution, TrainingClass, User
 from tests.conftest import register_payload
 from tracker import spreadsheets
-from tracker.assessment import bank_files
+from tracker.assessment import bank_files, services
 from tracker.clock import CST
 from tracker.extensions import db
-from tracker.learning import manage, sessions
+from tracker.learning import manage
 from tracker.learning.roster_import import csv_rows
 
 # What a spreadsheet program would run: formulas (=HYPERLINK exfiltrates, =cmd|… is DDE), the other formula starts,
@@ -36,7 +36,7 @@ OPTIONS = ["+A", "-B", "@C", "#N/A"]
 FILL_QUESTION = "＠填空题_x0041_"  # what Excel would otherwise show as "A"
 FILL_KEY = "=答案"
 ANSWER = "=SUM(9,9)"
-ASKED = "=HYPERLINK(\"http://qa\",\"问\")"
+ASKED = '=HYPERLINK("http://qa","问")'
 REPLIED = "-1+1 答复"
 LECTURE = "+直播课"
 TEACHER = "@主讲"
@@ -103,8 +103,7 @@ def hostile(app, demo):
     assert r.status_code == 201, r.get_json()
     call(f"/sessions/{r.get_json()['session_id']}/end", {}, as_trainee, 200)
     thread = call(f"/chapters/{ids['chapter_id']}/qa", {"text": ASKED}, as_trainee)
-    thread_id = thread.get("thread_id") or thread.get("id")
-    call(f"/qa/threads/{thread_id}/posts", {"text": REPLIED}, as_staff)
+    call(f"/qa/threads/{thread['thread_id']}/posts", {"text": REPLIED}, as_staff)
     attempt = call(f"/chapters/{ids['chapter_id']}/quiz/attempts", {}, as_trainee)
     for q in attempt["questions"]:
         answer = ANSWER if q["type"] == "fill" else 0
@@ -235,7 +234,6 @@ def test_the_exported_bank_imports_back_to_the_same_questions(app, hostile):
         s.flush()
         copied = bank_files.import_bank(s, other, data, "bank.xlsx", staff)
         assert len(copied.added) == 2
-        from tracker.assessment import services
 
         def content(c):
             return sorted((q.kind, q.text, q.options, q.key, q.score, s.get(Chapter, q.chapter_id).title)
@@ -261,8 +259,8 @@ def test_the_xlsx_writer_keeps_every_hostile_text_exactly_as_a_string_cell(write
     data = spreadsheets.workbook_bytes(wb)
     assert_no_formula("writer", data)
     row = list(openpyxl.load_workbook(io.BytesIO(data))["表"].iter_rows(values_only=True))[0]
-    texts = [spreadsheets.xlsx_text_unescape(v) for v in row[:len(HOSTILE) + len(UNSAFE_XML)]]
-    assert texts == HOSTILE + UNSAFE_XML
+    shown = [spreadsheets.xlsx_text_unescape(v) for v in row[:len(HOSTILE) + len(UNSAFE_XML)]]
+    assert shown == HOSTILE + UNSAFE_XML
     assert list(row[:len(HOSTILE)]) == [v.replace("\r", "_x000D_") for v in HOSTILE]  # CR stored as Excel does
     assert row[len(HOSTILE) + 3:len(HOSTILE) + 5] == ("_x005F_x0041_", "__x005F_x000D_")
     assert list(row[-4:]) == [42, 1.5, None, "普通文字"]
@@ -288,4 +286,4 @@ def test_csv_unescape_gives_back_exactly_what_the_writer_was_given(text):
 
 def test_the_csv_reader_undoes_the_writers_apostrophe():
     values = ["=1+1", "+A", "'引号", "''=x", "普通"]
-    assert [cells for _, cells in csv_rows(spreadsheets.csv_bytes([values]))] == [values]
+    assert [row for _, row in csv_rows(spreadsheets.csv_bytes([values]))] == [values]
