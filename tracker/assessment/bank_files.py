@@ -5,7 +5,6 @@ question of the whole course, drawn only for the final exam). An exported file i
 questions already in the bank are skipped.
 """
 import hashlib
-import io
 import json
 from dataclasses import dataclass, field
 
@@ -18,6 +17,7 @@ from tracker.accounts.rules import RuleError
 from tracker.assessment import rules, services
 from tracker.learning import roster_import
 from tracker.learning.roster_import import header_key
+from tracker.spreadsheets import append_row, workbook_bytes
 
 MAX_ROWS = 2000
 OPTION_COLUMNS = [f"选项{c}" for c in rules.LETTERS]
@@ -146,12 +146,10 @@ def bank_xlsx(s, course):
     titles = {ch.id: ch.title for ch in course.chapters}
     wb = openpyxl.Workbook(write_only=True)
     ws = wb.create_sheet("题库")
-    ws.append(HEADER)
+    append_row(ws, HEADER)
     for q in services.active_questions(s, [course.id]):
         options, key = json.loads(q.options), json.loads(q.key)
-        ws.append([rules.KINDS[q.kind].removesuffix("题"), q.text,
-                   *(options + [""] * (rules.MAX_OPTIONS - len(options))),
-                   rules.key_text(q.kind, options, key), q.score, titles.get(q.chapter_id, "")])
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
+        append_row(ws, [rules.KINDS[q.kind].removesuffix("题"), q.text,
+                        *(options + [""] * (rules.MAX_OPTIONS - len(options))),
+                        rules.key_text(q.kind, options, key), q.score, titles.get(q.chapter_id, "")])
+    return workbook_bytes(wb)

@@ -14,6 +14,7 @@ from tracker.learning.manage import can_manage_course
 from tracker.learning.services import chapter_in_trainee_classes
 from tracker.learning.sessions import server_now
 from tracker.security import can_manage_class, class_or_abort, load_current_user, page_auth
+from tracker.spreadsheets import XLSX_TYPE, download_name
 
 bp = Blueprint("assessment", __name__)
 
@@ -283,10 +284,9 @@ def bank_import(course_id):
 def bank_export(course_id):
     user, s = load_current_user(), db.session
     course = _course_or_403(s, user, course_id)
-    data = bank_files.bank_xlsx(s, course)
+    data, name = bank_files.bank_xlsx(s, course), download_name(f"题库-{course.id}-{course.title}.xlsx")
     s.commit()
-    return send_file(io.BytesIO(data), as_attachment=True, download_name=f"题库-{course.id}-{course.title}.xlsx",
-                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", max_age=0)
+    return send_file(io.BytesIO(data), as_attachment=True, download_name=name, mimetype=XLSX_TYPE, max_age=0)
 
 
 # ---------------------------------------------------------------------------------------------------------------------

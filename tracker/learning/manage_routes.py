@@ -10,6 +10,7 @@ from tracker.extensions import db
 from tracker.learning import manage, roster_import
 from tracker.learning.policy import FORMS, PROFILES, class_hours
 from tracker.security import can_manage_class, can_view_class, class_or_abort, load_current_user, page_auth
+from tracker.spreadsheets import XLSX_TYPE, download_name
 
 bp = Blueprint("manage", __name__)
 
@@ -140,10 +141,9 @@ def roster_import_file(class_id):
 def roster_export(class_id):
     user, s = load_current_user(), db.session
     cls = class_or_abort(s, user, class_id, can_view_class)
-    data = roster_import.roster_xlsx(s, cls)
+    data, name = roster_import.roster_xlsx(s, cls), download_name(f"花名册-{cls.id}-{cls.name}.xlsx")
     _release(s)
-    return send_file(io.BytesIO(data), as_attachment=True, download_name=f"花名册-{cls.id}-{cls.name}.xlsx",
-                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", max_age=0)
+    return send_file(io.BytesIO(data), as_attachment=True, download_name=name, mimetype=XLSX_TYPE, max_age=0)
 
 
 # ---------------------------------------------------------------------------------------------------------------------

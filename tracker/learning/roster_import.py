@@ -24,6 +24,7 @@ from tracker.accounts.rules import (
     validate_text,
 )
 from tracker.clock import CST
+from tracker.spreadsheets import append_row, csv_unescape, workbook_bytes, xlsx_text_unescape
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 5000
@@ -75,6 +76,8 @@ def _cell_text(value):
         return str(int(value))
     if isinstance(value, float) and value.is_integer():
         return "%.5E" % value  # too long for a float to hold exactly: keep it recognisable as a damaged number
+    if isinstance(value, str):
+        return xlsx_text_unescape(value).strip()  # Excel and our exports store a CR as _x000D_ (openpyxl keeps it so)
     return str(value).strip()
 
 
@@ -121,7 +124,7 @@ def csv_rows(data):
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         for n, row in enumerate(reader, 1):
-            yield n, [c.strip() for c in row]
+            yield n, [csv_unescape(c.strip()) for c in row]
     except csv.Error:
         raise RuleError("roster_file_invalid", "CSV文件格式错误（引号不配对），请用Excel重新导出", "file") from None
 
@@ -276,14 +279,12 @@ def roster_xlsx(s, cls):
     """The class's roster as an XLSX workbook (bytes); ID numbers and phones masked."""
     wb = openpyxl.Workbook(write_only=True)
     ws = wb.create_sheet("花名册")
-    ws.append([f"{cls.institution.name}　{cls.name}　花名册（身份证号码、手机号码已脱敏）"])
-    ws.append(["序号", "姓名", "身份证号码", "手机号码", "身份类别", "工作单位", "加入日期"])
+    append_row(ws, [f"{cls.institution.name}　{cls.name}　花名册（身份证号码、手机号码已脱敏）"])
+    append_row(ws, ["序号", "姓名", "身份证号码", "手机号码", "身份类别", "工作单位", "加入日期"])
     q = (select(User, Enrollment.created_at).join(Enrollment, Enrollment.trainee_id == User.id)
          .where(Enrollment.class_id == cls.id).order_by(Enrollment.id))
     for i, (user, joined) in enumerate(s.execute(q), 1):
         joined = joined.replace(tzinfo=joined.tzinfo or timezone.utc).astimezone(CST).date().isoformat() if joined else ""
-        ws.append([i, user.name, mask_id_number(user.id_number), mask_phone(user.phone), user.category or "",
-                   user.employer or "", joined])
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
+        append_row(ws, [i, user.name, mask_id_number(user.id_number), mask_phone(user.phone), user.category or "",
+                        user.employer or "", joined])
+    return workbook_bytes(wb)

@@ -30,9 +30,9 @@ from tracker.learning.sessions import server_now
 from tracker.regulator import reviews
 from tracker.regulator.anomalies import cst_date
 from tracker.regulator.evidence import cst
+from tracker.spreadsheets import append_row, workbook_bytes
 
 PLATFORM = "职业技能线上培训平台"
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def minutes(seconds):
@@ -235,13 +235,13 @@ def xlsx(tables, title):
     bold = Font(bold=True)
     for name, header, rows in tables:
         ws = wb.create_sheet(name[:31])
-        ws.append([title + " · " + name])
+        append_row(ws, [title + " · " + name])
         ws["A1"].font = Font(bold=True, size=12)
-        ws.append(header)
+        append_row(ws, header)
         for cell in ws[2]:
             cell.font = bold
         for row in rows:
-            ws.append(["" if v is None else v for v in row])
+            append_row(ws, ["" if v is None else v for v in row])
         for i, col in enumerate(header, 1):
             width = max([len(str(col))] + [len(str(r[i - 1])) for r in rows[:200] if i - 1 < len(r)])
             ws.column_dimensions[get_column_letter(i)].width = min(60, max(8, width * 1.6 + 2))
@@ -249,9 +249,7 @@ def xlsx(tables, title):
             for cell in row:
                 cell.alignment = Alignment(vertical="top", wrap_text=isinstance(cell.value, str) and len(cell.value) > 40)
         ws.freeze_panes = "A3"
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    return workbook_bytes(wb)
 
 
 def trace_xlsx(trace):

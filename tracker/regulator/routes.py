@@ -14,6 +14,7 @@ from tracker.learning.sessions import server_now
 from tracker.regulator import evidence, exports, reviews, sampling, search, trace
 from tracker.regulator.anomalies import LEVEL_LABELS
 from tracker.security import can_view_class, can_view_trainee, load_current_user, page_auth
+from tracker.spreadsheets import XLSX_TYPE
 
 bp = Blueprint("regulator", __name__, url_prefix="/regulator")
 READERS = ("staff", "regulator", "admin")
@@ -90,7 +91,7 @@ def trace_xlsx(trainee_id):
     viewer, s = load_current_user(), db.session
     data = trace.trainee_trace(s, viewer, trainee_or_404(s, viewer, trainee_id))
     s.commit()
-    return _download(exports.trace_xlsx(data), f"学习轨迹-{trainee_id}.xlsx", exports.XLSX_TYPE)
+    return _download(exports.trace_xlsx(data), f"学习轨迹-{trainee_id}.xlsx", XLSX_TYPE)
 
 
 @bp.get("/trainees/<int:trainee_id>/trace.pdf")
@@ -108,7 +109,7 @@ def archive_xlsx(class_id):
     viewer, s = load_current_user(), db.session
     archive = exports.class_archive(s, class_or_404(s, viewer, class_id))
     s.commit()
-    return _download(exports.archive_xlsx(archive), f"培训档案-{class_id}.xlsx", exports.XLSX_TYPE)
+    return _download(exports.archive_xlsx(archive), f"培训档案-{class_id}.xlsx", XLSX_TYPE)
 
 
 @bp.get("/classes/<int:class_id>/archive.pdf")
