@@ -123,11 +123,11 @@ def test_export_imports_again_unchanged(app, staff, course_id):
     assert r.status_code == 200
     wb = openpyxl.load_workbook(io.BytesIO(r.data))
     rows = list(wb.active.iter_rows(values_only=True))
-    assert list(rows[0][:2]) == ["题型", "题目"] and len(rows) - 1 == count(app, course_id) == 11
+    assert list(rows[0][:2]) == ["题型", "题目"] and len(rows) - 1 == count(app, course_id) == 13
     before = count(app, course_id)
     r = upload(staff, course_id, r.data, "export.xlsx")
     assert r.status_code == 200
-    assert "新增 0 道题" in r.get_data(as_text=True) and "11 道与题库中已有题目相同" in r.get_data(as_text=True)
+    assert "新增 0 道题" in r.get_data(as_text=True) and "13 道与题库中已有题目相同" in r.get_data(as_text=True)
     assert count(app, course_id) == before
 
 
@@ -178,4 +178,4 @@ def test_bank_pages_are_for_the_institutions_staff(app, demo, course_id):
     assert regulator.get(f"/manage/courses/{course_id}/bank").status_code == 403
     staff = web_login(app, STAFF)
     page = staff.get("/manage/bank").get_data(as_text=True)
-    assert "管理题库" in page and ">11<" in page
+    assert "管理题库" in page and ">13<" in page
