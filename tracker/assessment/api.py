@@ -45,7 +45,7 @@ def quiz_status(chapter_id):
         raise ApiError(404, "not_found", "章节不存在，或您不在包含该章节的班期中")
     credited, needed, missing = services.chapter_lock(s, trainee, chapter)
     attempts = [a for a in services.trainee_results(s, trainee) if a["kind"] == "quiz" and a["chapter_id"] == chapter.id]
-    retake = services.quiz_retake(s, trainee, chapter, s.get(TrainingClass, class_id), server_now())
+    retake = services.quiz_retake(s, trainee, chapter, s.get(TrainingClass, class_id))
     return jsonify({"chapter_id": chapter.id, "class_id": class_id, "unlocked": not missing,
                     "credited_seconds": round(credited, 1), "required_seconds": round(needed, 1),
                     "missing_seconds": missing, "questions": len(services.quiz_questions(s, chapter)),

@@ -53,7 +53,7 @@ def quiz(chapter_id):
     attempts = [a for a in services.trainee_results(s, user) if a["kind"] == "quiz" and a["chapter_id"] == chapter.id]
     cls = s.get(TrainingClass, class_id)
     open_attempt = _open_attempt_id(s, user, "quiz", class_id, chapter.id)
-    retake = services.quiz_retake(s, user, chapter, cls, server_now())
+    retake = services.quiz_retake(s, user, chapter, cls)
     refusal = None if retake.allowed or open_attempt else services.retake_refusal(retake).message
     return render_template("quiz.html", chapter=chapter, class_id=class_id, credited=credited, needed=needed,
                            missing=missing, attempts=attempts, share=services.quiz_unlock_share(),

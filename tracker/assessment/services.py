@@ -324,9 +324,10 @@ def start_quiz(s, trainee, chapter_id, now=None):
     return _draw(s, trainee, "quiz", class_id, chapter.id, bank, quiz_question_count(), quiz_pass_share(), now)
 
 
-def quiz_retake(s, trainee, chapter, cls, now):
+def quiz_retake(s, trainee, chapter, cls, now=None):
     """rules.quiz_retake for the trainee's attempts at the chapter's quiz, in whichever class they were taken (the
-    same chapter in two classes is one quiz to learn from), under the class's retake settings."""
+    same chapter in two classes is one quiz to learn from), under the class's retake settings, by the server's clock."""
+    now = now or server_now()
     previous = s.execute(select(Attempt.started_ts, Attempt.submitted_ts).where(
         Attempt.trainee_id == trainee.id, Attempt.kind == "quiz", Attempt.chapter_id == chapter.id)).all()
     attempts, cooldown = quiz_retake_settings(s, cls)
