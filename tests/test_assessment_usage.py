@@ -111,7 +111,9 @@ def test_a_second_quiz_within_the_cool_down_is_refused_with_the_time_in_beijing_
     assert err["retry_at"].endswith("Z") and err["used_attempts"] == 1 and err["max_attempts"] == 3
     assert f"北京时间 {beijing(handed_in + 600)}" in err["message"]
     status = me.get(f"/chapters/{ch['chapter_id']}/quiz").get_json()
-    assert status["retake"] == {"code": "quiz_cooldown", "retry_after": 1} and status["used_attempts"] == 1
+    assert status["retake"] == {"code": "quiz_cooldown", "message": err["message"], "retry_after": 1,
+                                "retry_at": err["retry_at"]}
+    assert (status["used_attempts"], status["max_attempts"], status["cooldown_minutes"]) == (1, 3, 10)
 
     page = web_login(app, t["username"]).get(f"/learn/chapters/{ch['chapter_id']}/quiz").get_data(as_text=True)
     assert 'id="refused"' in page and beijing(handed_in + 600) in page and 'id="start"' not in page

@@ -45,13 +45,18 @@ def quiz_status(chapter_id):
         raise ApiError(404, "not_found", "章节不存在，或您不在包含该章节的班期中")
     credited, needed, missing = services.chapter_lock(s, trainee, chapter)
     attempts = [a for a in services.trainee_results(s, trainee) if a["kind"] == "quiz" and a["chapter_id"] == chapter.id]
-    retake = services.quiz_retake(s, trainee, chapter, s.get(TrainingClass, class_id))
+    cls = s.get(TrainingClass, class_id)
+    retake = services.quiz_retake(s, trainee, chapter, cls)
+    refusal = None if retake.allowed else services.retake_refusal(retake)
     return jsonify({"chapter_id": chapter.id, "class_id": class_id, "unlocked": not missing,
                     "credited_seconds": round(credited, 1), "required_seconds": round(needed, 1),
                     "missing_seconds": missing, "questions": len(services.quiz_questions(s, chapter)),
                     "attempts": attempts, "passed": any(a["passed"] for a in attempts),
                     "max_attempts": retake.max_attempts, "used_attempts": retake.used,
-                    "retake": None if retake.allowed else {"code": retake.code, "retry_after": retake.retry_after}})
+                    "cooldown_minutes": services.quiz_retake_settings(s, cls)[1],
+                    "retake": None if refusal is None else {"code": refusal.code, "message": refusal.message,
+                                                            **{k: refusal.extra[k] for k in ("retry_after", "retry_at")
+                                                               if k in refusal.extra}}})
 
 
 @bp.post("/classes/<int:class_id>/exam/attempts")
@@ -295,7 +300,8 @@ def _paths():
 
     return {
         "/chapters/{chapter_id}/quiz": {"get": _op(
-            "章节测验状态（是否解锁、还差秒数、历次成绩；max_attempts、used_attempts，不能再参加时 retake 为 {code, retry_after}）",
+            "章节测验状态（是否解锁、还差秒数、历次成绩、是否已合格；max_attempts、used_attempts、cooldown_minutes；"
+            "不能再参加时 retake 为 {code, message, retry_after, retry_at}，与开始测验的409相同）",
             tag="assessment")},
         "/chapters/{chapter_id}/quiz/attempts": {"post": _op(
             "开始章节测验（本章有效学时达到95%后）；只从用途为“测验”或“通用”的本章题目中随机抽题、选项乱序，不含答案；"
