@@ -89,6 +89,7 @@ def is_retired(s, question):
 
 
 def _content(q):
+    # "usage" since migration 0004_exam: question_added entries from before it carry no usage and hash without it.
     return {"kind": q.kind, "text": q.text, "options": json.loads(q.options), "key": json.loads(q.key),
             "score": q.score, "chapter_id": q.chapter_id, "usage": q.usage}
 
@@ -132,14 +133,15 @@ def add_question(s, course, actor, kind, text, options, key, score, chapter_id=N
 
 def key_shown_to_trainees(s, question):
     """Whether a handed-in quiz showed this question's key (it, or an earlier version of it, was quiz-only)."""
-    shown, q = set(), question
+    shown, chapters, q = set(), set(), question
     while q is not None:
         if q.usage == "quiz":
             shown.add(q.id)
+            chapters.add(q.chapter_id)
         q = s.get(BankQuestion, q.replaces_id) if q.replaces_id else None
-    if not shown or question.chapter_id is None:
+    if not shown:
         return False
-    papers = s.scalars(select(Attempt.paper).where(Attempt.kind == "quiz", Attempt.chapter_id == question.chapter_id,
+    papers = s.scalars(select(Attempt.paper).where(Attempt.kind == "quiz", Attempt.chapter_id.in_(chapters),
                                                    Attempt.status != "open"))
     return any(qid in shown for paper in papers for qid, _ in json.loads(paper))
 
