@@ -20,6 +20,8 @@ class BankQuestion(Base):
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"), index=True)
     # None: a course-level question, drawn only for the final exam.
     chapter_id: Mapped[Optional[int]] = mapped_column(ForeignKey("chapters.id"), index=True)
+    # quiz | exam | both: which papers may draw it. A quiz shows the key only of a quiz-only question.
+    usage: Mapped[str] = mapped_column(String(8), default="both", server_default="both")
     kind: Mapped[str] = mapped_column(String(10))  # single | multiple | truefalse | fill
     text: Mapped[str] = mapped_column(Text)
     options: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of option texts
@@ -49,6 +51,10 @@ class ExamSettings(Base):
     pass_percent: Mapped[float] = mapped_column(default=60.0)
     max_attempts: Mapped[int] = mapped_column(default=2)
     question_count: Mapped[int] = mapped_column(default=20)  # 0: every question of the class's courses
+    # Chapter quizzes of the class: attempts per chapter and minutes between two; None: the platform's default
+    # (TRACKER_QUIZ_MAX_ATTEMPTS, TRACKER_QUIZ_COOLDOWN_MINUTES).
+    quiz_max_attempts: Mapped[Optional[int]]
+    quiz_cooldown_minutes: Mapped[Optional[int]]
     updated_ts: Mapped[Optional[float]]
     updated_by: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
 

@@ -173,17 +173,25 @@
       box.appendChild(e);
     }
     if (r.results && attempt) {
+      // The server sends right/wrong and the key only for quiz-only questions; the others may be in the exam.
       const ul = document.createElement("ol");
+      ul.className = "quiz-results";
       r.results.forEach((x) => {
         const q = attempt.questions.find((y) => y.question_id === x.question_id);
         const li = document.createElement("li");
-        li.className = x.correct ? "status-playing" : "status-check_failed";
-        let key = x.key;
-        if (q && (q.type === "single")) key = "ABCDEFGH"[key];
-        else if (q && q.type === "multiple") key = key.map((k) => "ABCDEFGH"[k]).join("");
-        else if (q && q.type === "truefalse") key = key ? "正确" : "错误";
-        else if (Array.isArray(key)) key = key.join(" / ");
-        li.textContent = (x.correct ? "✓ " : "✗ ") + (q ? q.text : "") + "　正确答案：" + key;
+        li.dataset.questionId = x.question_id;
+        if (x.revealed) {
+          li.className = x.correct ? "status-playing" : "status-check_failed";
+          let key = x.key;
+          if (q && (q.type === "single")) key = "ABCDEFGH"[key];
+          else if (q && q.type === "multiple") key = key.map((k) => "ABCDEFGH"[k]).join("");
+          else if (q && q.type === "truefalse") key = key ? "正确" : "错误";
+          else if (Array.isArray(key)) key = key.join(" / ");
+          li.textContent = (x.correct ? "✓ " : "✗ ") + (q ? q.text : "") + "　正确答案：" + key;
+        } else {
+          li.className = "muted withheld";
+          li.textContent = (x.answered ? "已作答　" : "未作答　") + (q ? q.text : "") + "　（可能出现在结业考试中，不公布对错和答案）";
+        }
         ul.appendChild(li);
       });
       box.appendChild(ul);
@@ -300,6 +308,8 @@
     const e = res.data.error || {};
     if (e.code === "quiz_locked" || e.code === "exam_locked") {
       say(e.message + "（还差 " + e.missing_seconds + " 秒）", "notice");
+    } else if (e.code === "quiz_retake_limit" || e.code === "quiz_cooldown") {
+      say(e.message, "notice");  // the server's sentence, with the time in Beijing time
     } else {
       say(errorText(res), "error");
     }

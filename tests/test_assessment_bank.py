@@ -123,11 +123,11 @@ def test_export_imports_again_unchanged(app, staff, course_id):
     assert r.status_code == 200
     wb = openpyxl.load_workbook(io.BytesIO(r.data))
     rows = list(wb.active.iter_rows(values_only=True))
-    assert list(rows[0][:2]) == ["题型", "题目"] and len(rows) - 1 == count(app, course_id) == 11
+    assert list(rows[0][:2]) == ["题型", "题目"] and len(rows) - 1 == count(app, course_id) == 13
     before = count(app, course_id)
     r = upload(staff, course_id, r.data, "export.xlsx")
     assert r.status_code == 200
-    assert "新增 0 道题" in r.get_data(as_text=True) and "11 道与题库中已有题目相同" in r.get_data(as_text=True)
+    assert "新增 0 道题" in r.get_data(as_text=True) and "13 道与题库中已有题目相同" in r.get_data(as_text=True)
     assert count(app, course_id) == before
 
 
@@ -178,4 +178,44 @@ def test_bank_pages_are_for_the_institutions_staff(app, demo, course_id):
     assert regulator.get(f"/manage/courses/{course_id}/bank").status_code == 403
     staff = web_login(app, STAFF)
     page = staff.get("/manage/bank").get_data(as_text=True)
-    assert "管理题库" in page and ">11<" in page
+    assert "管理题库" in page and ">13<" in page
+
+
+def usage_of(app, text):
+    with app.app_context(), db.transaction() as s:
+        return s.scalar(select(BankQuestion.usage).where(BankQuestion.text == text))
+
+
+def test_the_usage_column_imports_in_chinese_and_old_files_without_it_still_import(app, staff, course_id):
+    rows = [["单选", "练习一", "甲", "乙", "", "", "A", "2", "1", "测验"],
+            ["单选", "考试一", "甲", "乙", "", "", "A", "2", "1", "考试"],
+            ["判断", "通用一", "", "", "", "", "对", "2", "2", "通用"],
+            ["判断", "未填一", "", "", "", "", "对", "2", "2", ""],
+            ["判断", "整门一", "", "", "", "", "错", "2", "", "通用"]]
+    r = upload(staff, course_id, xlsx_file(rows, header=HEADER + ["用途（测验/考试/通用）"]), "题库.xlsx")
+    assert r.status_code == 200, r.get_data(as_text=True)[-1500:]
+    assert [usage_of(app, row[1]) for row in rows] == ["quiz", "exam", "both", "both", "exam"]
+    # a file made before the column existed: a chapter's question is 通用, a course-level one 考试
+    r = upload(staff, course_id, csv_file(GOOD), "旧题库.csv")
+    assert r.status_code == 200
+    assert [usage_of(app, row[1]) for row in GOOD] == ["both", "both", "exam", "both"]
+
+
+def test_a_bad_usage_is_reported_with_its_row(app, staff, course_id):
+    before = count(app, course_id)
+    rows = [["单选", "好题", "甲", "乙", "", "", "A", "2", "1", "测验"],
+            ["单选", "坏用途", "甲", "乙", "", "", "A", "2", "1", "练一练"],
+            ["判断", "整门练习", "", "", "", "", "对", "2", "", "测验"]]
+    r = upload(staff, course_id, csv_file(rows, header=HEADER + ["用途"]), "题库.csv")
+    assert r.status_code == 400
+    page = r.get_data(as_text=True)
+    assert "第3行：用途应为 测验、考试 或 通用" in page and "第4行：测验题须选择所属章节" in page
+    assert count(app, course_id) == before
+
+
+def test_the_export_has_the_usage_in_chinese(app, staff, course_id):
+    r = staff.get(f"/manage/courses/{course_id}/bank.xlsx")
+    rows = list(openpyxl.load_workbook(io.BytesIO(r.data)).active.iter_rows(values_only=True))
+    assert rows[0][-1] == "用途" and {row[-1] for row in rows[1:]} == {"测验", "考试", "通用"}
+    by_text = {row[1]: row[-1] for row in rows[1:]}
+    assert by_text["可以用铜丝代替熔断器中的熔丝。"] == "测验" and by_text["低压电工作业人员必须持有什么证件上岗？"] == "考试"

@@ -203,3 +203,90 @@ def test_exam_unlocks_at_95_percent_of_the_required_time():
     assert rules.exam_missing_seconds(at, required, 0.95) == 0  # 313.5 = 95% of 330
     assert rules.exam_missing_seconds(at - 0.5, required, 0.95) == 1
     assert rules.exam_missing_seconds(300, required, 0.95) == 14
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# What a quiz may reveal, and retakes (issue 11: the exam cannot be harvested through quizzes)
+
+
+def with_usage(question, usage):
+    return Question(question.id, question.kind, question.text, question.options, question.key, question.score,
+                    question.chapter_id, usage)
+
+
+@pytest.mark.parametrize("raw, chapter_id, usage", [
+    ("测验", 7, "quiz"), ("考试", 7, "exam"), ("通用", 7, "both"), ("quiz", 7, "quiz"), ("BOTH", 7, "both"),
+    (" 测验题 ", 7, "quiz"), ("", 7, "both"), (None, 7, "both"),  # no usage: as every chapter question was drawn
+    ("", None, "exam"), ("通用", None, "exam"), ("考试", None, "exam"),  # a course-level question: the exam alone
+])
+def test_usage_from_a_form_or_a_file(raw, chapter_id, usage):
+    assert rules.validate_usage(raw, chapter_id) == usage
+
+
+def test_usage_refuses_what_no_paper_would_draw():
+    with pytest.raises(RuleError) as e:
+        rules.validate_usage("测验", None)  # no quiz draws a question of the whole course
+    assert "章节" in e.value.message
+    with pytest.raises(RuleError) as e:
+        rules.validate_usage("练一练", 3)
+    assert "测验、考试 或 通用" in e.value.message
+
+
+def test_quizzes_draw_quiz_and_both_the_exam_exam_and_both():
+    assert [u for u in rules.USAGES if rules.may_draw("quiz", u)] == ["quiz", "both"]
+    assert [u for u in rules.USAGES if rules.may_draw("exam", u)] == ["exam", "both"]
+
+
+@pytest.mark.parametrize("question", [SINGLE, MULTIPLE, TRUEFALSE, FILL])
+def test_a_quiz_reveals_right_wrong_and_the_key_only_of_a_quiz_only_question(question):
+    order = list(range(len(question.options)))
+    right = rules.shown_key(question, order)  # for a fill-in question: the accepted texts
+    answer = right[0] if question.kind == "fill" else right
+    practice = rules.quiz_feedback(with_usage(question, "quiz"), order, answer, True)
+    assert practice["revealed"] is True and practice["correct"] is True and practice["key"] == right
+    assert practice["score"] == question.score
+    blank = rules.quiz_feedback(with_usage(question, "quiz"), order, None, False)
+    assert blank["correct"] is False and blank["key"] == right  # practice: the key even when left blank
+
+    for usage in ("both", "exam"):
+        for given, answered in ((answer, True), (None, False)):
+            shown = rules.quiz_feedback(with_usage(question, usage), order, given, answered)
+            # neither the key nor right/wrong (for a true/false question they are the same) nor the points
+            assert shown == {"question_id": question.id, "answered": answered, "usage": usage, "revealed": False}
+
+
+def test_a_quiz_may_be_taken_max_attempts_times_in_all():
+    assert rules.quiz_retake([], 1000.0, 3, 600).allowed
+    two = [(0.0, 10.0), (700.0, 710.0)]
+    assert rules.quiz_retake(two, 2000.0, 3, 600) == rules.Retake(True, None, 2, 3)
+    three = two + [(1400.0, 1410.0)]
+    refused = rules.quiz_retake(three, 10**9, 3, 600)
+    assert (refused.allowed, refused.code, refused.used, refused.retry_after) == (False, "quiz_retake_limit", 3, None)
+    assert rules.quiz_retake(three, 10**9, 4, 600).allowed  # a class that allows more
+    assert rules.quiz_retake([(0.0, None)], 10**9, 1, 0).code == "quiz_retake_limit"  # an abandoned one counts
+
+
+def test_the_cool_down_runs_from_the_last_hand_in_to_the_second():
+    previous = [(0.0, 100.0), (200.0, 260.0)]  # the last was handed in at 260 s
+    early = rules.quiz_retake(previous, 260.0 + 600 - 0.5, 3, 600)
+    assert (early.allowed, early.code, early.retry_after, early.next_ts) == (False, "quiz_cooldown", 1, 860.0)
+    assert rules.quiz_retake(previous, 261.0, 3, 600).retry_after == 599
+    assert rules.quiz_retake(previous, 860.0, 3, 600).allowed  # exactly at the end of the cool-down
+    assert rules.quiz_retake(previous, 261.0, 3, 0).allowed  # no cool-down
+    assert rules.quiz_retake([(500.0, None)], 1000.0, 3, 600).retry_after == 100  # never handed in: from its start
+    # the limit is checked first: no point waiting for a quiz that cannot be taken
+    assert rules.quiz_retake(previous, 261.0, 2, 600).code == "quiz_retake_limit"
+
+
+@given(st.lists(st.tuples(st.floats(0, 1e6), st.one_of(st.none(), st.floats(0, 1e6))), max_size=6),
+       st.floats(0, 2e6), st.integers(1, 5), st.integers(0, 3600))
+@settings(max_examples=200, deadline=None)
+def test_a_refused_cool_down_says_when_and_that_time_is_allowed(previous, now, max_attempts, cooldown):
+    decision = rules.quiz_retake(previous, now, max_attempts, cooldown)
+    assert decision.used == len(previous)
+    if decision.code == "quiz_cooldown":
+        assert decision.next_ts > now and decision.retry_after >= 1
+        assert decision.retry_after >= decision.next_ts - now
+        assert rules.quiz_retake(previous, now + decision.retry_after, max_attempts, cooldown).allowed
+    if len(previous) >= max_attempts:
+        assert decision.code == "quiz_retake_limit"

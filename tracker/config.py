@@ -35,6 +35,10 @@ def load_config(overrides=None):
         "TRACKER_QUIZ_UNLOCK_SHARE": _float("TRACKER_QUIZ_UNLOCK_SHARE", 0.95),
         "TRACKER_QUIZ_QUESTIONS": _int("TRACKER_QUIZ_QUESTIONS", 5),
         "TRACKER_QUIZ_PASS_SHARE": _float("TRACKER_QUIZ_PASS_SHARE", 0.6),
+        # Chapter quizzes: attempts per chapter and minutes between two (a class's exam settings may change both).
+        # Each retake is another look at the paper, so both are bounded.
+        "TRACKER_QUIZ_MAX_ATTEMPTS": _int("TRACKER_QUIZ_MAX_ATTEMPTS", 3),
+        "TRACKER_QUIZ_COOLDOWN_MINUTES": _int("TRACKER_QUIZ_COOLDOWN_MINUTES", 10),
         # Test only: server time runs this many times faster than real time.
         "TRACKER_CLOCK_SCALE": _float("TRACKER_CLOCK_SCALE", 1.0),
         # Face work: worker processes (0: in the request thread), queue bound (0: twice the workers),

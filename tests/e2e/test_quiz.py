@@ -38,6 +38,16 @@ def test_trainee_with_the_hours_takes_the_chapter_quiz_and_sees_the_score(live, 
     page.wait_for_selector("#score")
     assert page.inner_text("#score") == page.inner_text("#max-score")
     assert page.inner_text("#verdict") == "合格"
+    # right/wrong and the key of the chapter's one practice question; the four that may be in the exam withheld
+    assert page.locator(".quiz-results li").count() == 5
+    assert page.locator(".quiz-results li.withheld").count() == 4
+    assert page.inner_text(".quiz-results").count("正确答案") == 1
+    assert "不公布对错和答案" in page.inner_text(".quiz-results li.withheld >> nth=0")
+    # back on the chapter's quiz page: the next try only after the cool-down, said in Beijing time
+    page.click("#result a")
+    page.wait_for_selector("#refused")
+    assert "北京时间" in page.inner_text("#refused") and page.locator("#start").count() == 0
+    assert "已用 1 次" in page.inner_text("#retakes")
     page.close()
 
     answers = live.sql("SELECT count(*) FROM ledger_entries WHERE kind = 'attempt.answer'")[0][0]

@@ -45,10 +45,18 @@ def quiz_status(chapter_id):
         raise ApiError(404, "not_found", "章节不存在，或您不在包含该章节的班期中")
     credited, needed, missing = services.chapter_lock(s, trainee, chapter)
     attempts = [a for a in services.trainee_results(s, trainee) if a["kind"] == "quiz" and a["chapter_id"] == chapter.id]
+    cls = s.get(TrainingClass, class_id)
+    retake = services.quiz_retake(s, trainee, chapter, cls)
+    refusal = None if retake.allowed else services.retake_refusal(retake)
     return jsonify({"chapter_id": chapter.id, "class_id": class_id, "unlocked": not missing,
                     "credited_seconds": round(credited, 1), "required_seconds": round(needed, 1),
-                    "missing_seconds": missing, "questions": len(services.active_questions(s, [chapter.course_id], chapter.id)),
-                    "attempts": attempts})
+                    "missing_seconds": missing, "questions": len(services.quiz_questions(s, chapter)),
+                    "attempts": attempts, "passed": any(a["passed"] for a in attempts),
+                    "max_attempts": retake.max_attempts, "used_attempts": retake.used,
+                    "cooldown_minutes": services.quiz_retake_settings(s, cls)[1],
+                    "retake": None if refusal is None else {"code": refusal.code, "message": refusal.message,
+                                                            **{k: refusal.extra[k] for k in ("retry_after", "retry_at")
+                                                               if k in refusal.extra}}})
 
 
 @bp.post("/classes/<int:class_id>/exam/attempts")
@@ -181,7 +189,7 @@ def bank_add(course_id):
     course = _course(s, course_id)
     data = json_body("type", "text", "score")
     q = services.add_question(s, course, user, data["type"], data["text"], data.get("options") or [], data.get("key"),
-                              data["score"], data.get("chapter_id"))
+                              data["score"], data.get("chapter_id"), usage=data.get("usage"))
     s.commit()
     return jsonify(services.question_json(q)), 201
 
@@ -209,11 +217,14 @@ def exam_settings_api(class_id):
             raise ApiError(403, "forbidden", "只能设置本机构班期的结业考试")
         data = json_body("time_limit_minutes", "pass_percent", "max_attempts", "question_count")
         services.save_exam_settings(s, cls, user, data["time_limit_minutes"], data["pass_percent"],
-                                    data["max_attempts"], data["question_count"])
+                                    data["max_attempts"], data["question_count"], data.get("quiz_max_attempts"),
+                                    data.get("quiz_cooldown_minutes"))
         s.commit()
     row = services.exam_settings(s, cls)
+    quiz_attempts, quiz_cooldown = services.quiz_retake_settings(s, cls)
     return jsonify({"class_id": cls.id, "time_limit_minutes": row.time_limit_minutes, "pass_percent": row.pass_percent,
-                    "max_attempts": row.max_attempts, "question_count": row.question_count})
+                    "max_attempts": row.max_attempts, "question_count": row.question_count,
+                    "quiz_max_attempts": quiz_attempts, "quiz_cooldown_minutes": quiz_cooldown})
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -288,13 +299,19 @@ def _paths():
         return {"text": {"type": "string", "required": True, "maxLength": qa.MAX_POST}}
 
     return {
-        "/chapters/{chapter_id}/quiz": {"get": _op("章节测验状态（是否解锁、还差秒数、历次成绩）", tag="assessment")},
+        "/chapters/{chapter_id}/quiz": {"get": _op(
+            "章节测验状态（是否解锁、还差秒数、历次成绩、是否已合格；max_attempts、used_attempts、cooldown_minutes；"
+            "不能再参加时 retake 为 {code, message, retry_after, retry_at}，与开始测验的409相同）",
+            tag="assessment")},
         "/chapters/{chapter_id}/quiz/attempts": {"post": _op(
-            "开始章节测验（本章有效学时达到95%后）；随机抽题、选项乱序，不含答案；未解锁时409 quiz_locked 与 missing_seconds",
+            "开始章节测验（本章有效学时达到95%后）；只从用途为“测验”或“通用”的本章题目中随机抽题、选项乱序，不含答案；"
+            "未解锁时409 quiz_locked 与 missing_seconds；次数用完时409 quiz_retake_limit（max_attempts、used_attempts）；"
+            "两次之间未到间隔时409 quiz_cooldown（retry_after 秒、retry_at）；未交卷时409 attempt_open 与 attempt_id",
             ok=201, ok_schema=attempt, tag="assessment", errors=(401, 403, 404, 409))},
         "/classes/{class_id}/exam": {"get": _op("结业考试状态（是否解锁、还差秒数、次数、成绩）", tag="assessment")},
         "/classes/{class_id}/exam/attempts": {"post": _op(
-            "开始结业考试（有效学时达到要求学时的95%后）；返回截止时间与开考拍照核验；未解锁时409 exam_locked 与 missing_seconds",
+            "开始结业考试（有效学时达到要求学时的95%后）；只从用途为“考试”或“通用”的题目中抽题；返回截止时间与开考拍照核验；"
+            "未解锁时409 exam_locked 与 missing_seconds",
             ok=201, ok_schema=attempt, tag="assessment", errors=(401, 403, 404, 409))},
         "/classes/{class_id}/exam/settings": {
             "get": _op("结业考试设置", tag="assessment"),
@@ -302,15 +319,21 @@ def _paths():
                 "time_limit_minutes": {"type": "integer", "required": True, "minimum": 5, "maximum": 600},
                 "pass_percent": {"type": "number", "required": True, "minimum": 1, "maximum": 100},
                 "max_attempts": {"type": "integer", "required": True, "minimum": 1, "maximum": 10},
-                "question_count": {"type": "integer", "required": True, "minimum": 0}})},
+                "question_count": {"type": "integer", "required": True, "minimum": 0},
+                "quiz_max_attempts": {"type": "integer", "minimum": 1, "maximum": 20,
+                                      "description": "每章测验最多次数；缺省不变（平台默认 TRACKER_QUIZ_MAX_ATTEMPTS，3）"},
+                "quiz_cooldown_minutes": {"type": "integer", "minimum": 0, "maximum": 1440,
+                                          "description": "两次测验之间的间隔分钟；缺省不变（平台默认 TRACKER_QUIZ_COOLDOWN_MINUTES，10）"}})},
         "/attempts/{attempt_id}": {"get": _op("试卷（本人续答；本机构与辖区人社部门查看）；交卷前不含答案", tag="assessment")},
         "/attempts/{attempt_id}/paper": {"get": _op("按随机种子重建试卷并核对（检查人员用，含答案）", tag="assessment")},
         "/attempts/{attempt_id}/answers": {"post": _op(
             "提交一题答案，立即以服务器时间记入台账；单选为显示的选项序号，多选为序号列表，判断为 true/false，填空为文字",
             tag="assessment", errors=(400, 401, 403, 404, 409),
             body={"question_id": {"type": "integer", "required": True}, "answer": {"required": True}})},
-        "/attempts/{attempt_id}/submit": {"post": _op("交卷；服务器评分，返回 score、max_score、passed", tag="assessment",
-                                                      errors=(401, 403, 404, 409))},
+        "/attempts/{attempt_id}/submit": {"post": _op(
+            "交卷；服务器评分，返回 score、max_score、passed。章节测验另有 results：每题 question_id、answered、usage、revealed；"
+            "仅“测验”用途的题（revealed 为 true）给出 correct、score 与 key（显示的选项序号）；可能出现在结业考试中的题不给对错和答案，"
+            "withheld 为这类题的数目。结业考试从不返回答案", tag="assessment", errors=(401, 403, 404, 409))},
         "/attempts/{attempt_id}/events": {"post": _op("考试页面离开/返回（hidden、visible、blur、focus）记入台账；ping 取待拍照核验",
                                                       tag="assessment", body={"event": {"type": "string", "required": True,
                                                       "enum": list(services.PAGE_EVENTS)}})},
@@ -320,7 +343,10 @@ def _paths():
                 "type": {"enum": ["single", "multiple", "truefalse", "fill"], "required": True},
                 "text": {"type": "string", "required": True}, "options": {"type": "array"},
                 "key": {"description": "单选 \"B\"，多选 \"ACD\"，判断 true/false，填空 \"答案1|答案2\""},
-                "score": {"type": "number", "required": True}, "chapter_id": {"type": ["integer", "null"]}})},
+                "score": {"type": "number", "required": True}, "chapter_id": {"type": ["integer", "null"]},
+                "usage": {"enum": ["quiz", "exam", "both", "测验", "考试", "通用"],
+                          "description": "测验：只用于章节测验，交卷后公布答案；考试：只用于结业考试；通用：两者均可，测验中不公布对错和答案。"
+                                         "缺省：有章节为通用，整门课程为考试"}})},
         "/questions/{question_id}/retire": {"post": _op("从题库删除题目（已抽到的试卷不受影响）", tag="assessment")},
         "/chapters/{chapter_id}/qa": {"post": _op("学员就章节提问", ok=201, tag="qa", body=text())},
         "/qa/threads": {"get": _op("可见的答疑（学员本人、本机构、辖区），未答复在前", tag="qa")},

@@ -1,8 +1,9 @@
 """Question bank files: import from XLSX or CSV (all rows or none, errors as 第N行) and export as XLSX.
 
 Columns: 题型, 题目, 选项A … 选项H, 答案, 分值, 章节 (the chapter's number or exact title; empty for a
-question of the whole course, drawn only for the final exam). An exported file imports again unchanged:
-questions already in the bank are skipped.
+question of the whole course, drawn only for the final exam), 用途 (测验, 考试 or 通用). A file without 用途 (made
+before it existed) still imports: rules.default_usage gives a chapter's question 通用 and a course-level one 考试,
+as they were drawn before. An exported file imports again unchanged: questions already in the bank are skipped.
 """
 import hashlib
 import json
@@ -21,10 +22,11 @@ from tracker.spreadsheets import append_row, workbook_bytes
 
 MAX_ROWS = 2000
 OPTION_COLUMNS = [f"选项{c}" for c in rules.LETTERS]
-HEADER = ["题型", "题目", *OPTION_COLUMNS, "答案", "分值", "章节"]
+HEADER = ["题型", "题目", *OPTION_COLUMNS, "答案", "分值", "章节", "用途"]
 ALIASES = {"题型": "kind", "题目类型": "kind", "类型": "kind", "题目": "text", "题干": "text", "试题": "text",
            "答案": "key", "正确答案": "key", "参考答案": "key", "标准答案": "key", "分值": "score", "分数": "score",
-           "章节": "chapter", "所属章节": "chapter", "章": "chapter",
+           "章节": "chapter", "所属章节": "chapter", "章": "chapter", "用途": "usage", "题目用途": "usage",
+           "适用": "usage", "适用范围": "usage",
            **{f"选项{c}": f"option{i}" for i, c in enumerate(rules.LETTERS)},
            **{c: f"option{i}" for i, c in enumerate(rules.LETTERS)}}
 REQUIRED = {"kind": "题型", "text": "题目", "key": "答案", "score": "分值"}
@@ -58,7 +60,7 @@ def _columns(header):
             found[key] = i
     missing = [label for key, label in REQUIRED.items() if key not in found]
     if missing:
-        raise RuleError("bank_header_invalid", "第一行应为表头（题型、题目、选项A…选项H、答案、分值、章节），缺少：" + "、".join(missing),
+        raise RuleError("bank_header_invalid", "第一行应为表头（题型、题目、选项A…选项H、答案、分值、章节、用途），缺少：" + "、".join(missing),
                         "file")
     return found
 
@@ -73,7 +75,7 @@ def _chapter_lookup(s, course):
 
 
 def parse_bank(s, course, data, filename):
-    """[(row number, validated fields, chapter id)]; BankImportError lists every bad row."""
+    """[(row number, validated fields, chapter id, usage)]; BankImportError lists every bad row."""
     chapters = _chapter_lookup(s, course)
     rows, errors, columns, seen = [], [], None, {}
     for n, cells in read_table(data, filename):
@@ -100,6 +102,12 @@ def parse_bank(s, course, data, filename):
             chapter_id = chapters.get(chapter_text) or chapters.get(chapter_text.removeprefix("第").removesuffix("章"))
             if chapter_id is None:
                 problems.append(f"章节“{chapter_text}”不在本课程中（填写章节序号或完整标题）")
+        usage = None
+        if not problems:
+            try:
+                usage = rules.validate_usage(get.get("usage", ""), chapter_id)
+            except RuleError as e:
+                problems.append(e.message)
         if fields is not None and not problems:
             ident = (fields[0], fields[1], chapter_id)
             if ident in seen:
@@ -109,9 +117,9 @@ def parse_bank(s, course, data, filename):
         if problems:
             errors.append(f"第{n}行：" + "；".join(problems))
         else:
-            rows.append((n, fields, chapter_id))
+            rows.append((n, fields, chapter_id, usage))
     if columns is None:
-        raise RuleError("bank_header_invalid", "文件为空：第一行应为表头（题型、题目、选项A…选项H、答案、分值、章节）", "file")
+        raise RuleError("bank_header_invalid", "文件为空：第一行应为表头（题型、题目、选项A…选项H、答案、分值、章节、用途）", "file")
     if errors:
         raise BankImportError(errors)
     if not rows:
@@ -123,16 +131,17 @@ def import_bank(s, course, data, filename, actor):
     """Add every question of the file to the course's bank in the caller's transaction, or none of them.
     A row identical to a question already in the bank is skipped (re-importing an export changes nothing)."""
     rows = parse_bank(s, course, data, filename)
-    existing = {(q.kind, q.text, q.options, q.key, q.score, q.chapter_id)
+    existing = {(q.kind, q.text, q.options, q.key, q.score, q.chapter_id, q.usage)
                 for q in services.active_questions(s, [course.id])}
     result = BankImportResult(rows=len(rows))
-    for n, fields, chapter_id in rows:
+    for n, fields, chapter_id, usage in rows:
         kind, text, options, key, score = fields
-        ident = (kind, text, json.dumps(options, ensure_ascii=False), json.dumps(key, ensure_ascii=False), score, chapter_id)
+        ident = (kind, text, json.dumps(options, ensure_ascii=False), json.dumps(key, ensure_ascii=False), score, chapter_id,
+                 usage)
         if ident in existing:
             result.skipped.append({"row": n, "text": text[:40]})
             continue
-        q = services._new_question(s, course, actor, fields, chapter_id, services.server_now())
+        q = services._new_question(s, course, actor, fields, chapter_id, services.server_now(), usage=usage)
         result.added.append({"row": n, "question_id": q.id})
     ledger.append(s, "bank.imported", {
         "course_id": course.id, "file_sha256": hashlib.sha256(data).hexdigest(), "filename": (filename or "")[:100],
@@ -151,5 +160,6 @@ def bank_xlsx(s, course):
         options, key = json.loads(q.options), json.loads(q.key)
         append_row(ws, [rules.KINDS[q.kind].removesuffix("题"), q.text,
                         *(options + [""] * (rules.MAX_OPTIONS - len(options))),
-                        rules.key_text(q.kind, options, key), q.score, titles.get(q.chapter_id, "")])
+                        rules.key_text(q.kind, options, key), q.score, titles.get(q.chapter_id, ""),
+                        rules.USAGES[q.usage]])
     return workbook_bytes(wb)

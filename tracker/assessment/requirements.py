@@ -16,9 +16,8 @@ def _requirement(*args, **kwargs):
 
 
 def quizzes_passed(s, trainee, cls):
-    """Every chapter of the class that has quiz questions has a passed quiz."""
-    chapters = [ch for ch in services.class_chapters(cls)
-                if services.active_questions(s, [ch.course_id], ch.id)]
+    """Every chapter of the class that has quiz questions (测验 or 通用) has a passed quiz."""
+    chapters = [ch for ch in services.class_chapters(cls) if services.quiz_questions(s, ch)]
     passed = set(s.scalars(select(Attempt.chapter_id).where(
         Attempt.trainee_id == trainee.id, Attempt.kind == "quiz", Attempt.passed.is_(True),
         Attempt.chapter_id.in_([ch.id for ch in chapters])))) if chapters else set()

@@ -52,10 +52,16 @@ def quiz(chapter_id):
         abort(404)
     credited, needed, missing = services.chapter_lock(s, user, chapter)
     attempts = [a for a in services.trainee_results(s, user) if a["kind"] == "quiz" and a["chapter_id"] == chapter.id]
+    cls = s.get(TrainingClass, class_id)
+    open_attempt = _open_attempt_id(s, user, "quiz", class_id, chapter.id)
+    retake = services.quiz_retake(s, user, chapter, cls)
+    refusal = None if retake.allowed or open_attempt else services.retake_refusal(retake).message
     return render_template("quiz.html", chapter=chapter, class_id=class_id, credited=credited, needed=needed,
                            missing=missing, attempts=attempts, share=services.quiz_unlock_share(),
-                           open_attempt=_open_attempt_id(s, user, "quiz", class_id, chapter.id),
-                           questions=len(services.active_questions(s, [chapter.course_id], chapter.id)))
+                           open_attempt=open_attempt, retake=retake, refusal=refusal,
+                           cooldown=services.quiz_retake_settings(s, cls)[1],
+                           passed=any(a["passed"] for a in attempts),
+                           questions=len(services.quiz_questions(s, chapter)))
 
 
 @bp.get("/learn/classes/<int:class_id>/exam")
@@ -178,13 +184,14 @@ def _question_form():
     return {"type": f.get("type", "")[:20], "text": f.get("text", "")[:rules.MAX_TEXT + 10],
             "options": [f.get(f"option{i}", "")[:rules.MAX_OPTION_TEXT + 10] for i in range(rules.MAX_OPTIONS)],
             "key": f.get("key", "")[:rules.MAX_OPTION_TEXT * 4], "score": f.get("score", "")[:10],
-            "chapter_id": f.get("chapter_id", "")[:10]}
+            "chapter_id": f.get("chapter_id", "")[:10], "usage": f.get("usage", "")[:10]}
 
 
 def _form_of(q):
     j = services.question_json(q)
     return {"type": j["type"], "text": j["text"], "options": j["options"] + [""] * (rules.MAX_OPTIONS - len(j["options"])),
-            "key": j["key_text"], "score": f"{j['score']:g}", "chapter_id": str(j["chapter_id"] or "")}
+            "key": j["key_text"], "score": f"{j['score']:g}", "chapter_id": str(j["chapter_id"] or ""),
+            "usage": j["usage"]}
 
 
 @bp.get("/manage/bank")
@@ -201,12 +208,12 @@ def bank_index():
 def bank_course(course_id):
     user, s = load_current_user(), db.session
     course = _course_or_403(s, user, course_id)
-    error, form = None, {"type": "single", "options": [""] * rules.MAX_OPTIONS, "score": "2"}
+    error, form = None, {"type": "single", "options": [""] * rules.MAX_OPTIONS, "score": "2", "usage": "both"}
     if request.method == "POST":
         form = _question_form()
         try:
             services.add_question(s, course, user, form["type"], form["text"], form["options"], form["key"],
-                                  form["score"], form["chapter_id"] or None)
+                                  form["score"], form["chapter_id"] or None, usage=form["usage"])
             s.commit()
             return redirect(url_for("assessment.bank_course", course_id=course.id))
         except RuleError as e:
@@ -216,7 +223,7 @@ def bank_course(course_id):
     titles = {ch.id: ch.title for ch in course.chapters}
     questions = [services.question_json(q, titles) for q in services.active_questions(s, [course.id])]
     return render_template("bank_course.html", course=course, questions=questions, form=form, error=error,
-                           kinds=rules.KINDS, letters=rules.LETTERS), (400 if error else 200)
+                           kinds=rules.KINDS, letters=rules.LETTERS, usages=rules.USAGES), (400 if error else 200)
 
 
 @bp.route("/manage/questions/<int:question_id>", methods=["GET", "POST"])
@@ -234,7 +241,7 @@ def bank_question(question_id):
         form = _question_form()
         try:
             services.revise_question(s, q, user, form["type"], form["text"], form["options"], form["key"],
-                                     form["score"], form["chapter_id"] or None)
+                                     form["score"], form["chapter_id"] or None, usage=form["usage"] or None)
             s.commit()
             return redirect(url_for("assessment.bank_course", course_id=course.id))
         except RuleError as e:
@@ -242,7 +249,7 @@ def bank_question(question_id):
             error = e.message
             course = _course_or_403(s, user, q.course_id)
     return render_template("bank_question.html", course=course, question=q, form=form, error=error, kinds=rules.KINDS,
-                           letters=rules.LETTERS), (400 if error else 200)
+                           letters=rules.LETTERS, usages=rules.USAGES), (400 if error else 200)
 
 
 @bp.post("/manage/questions/<int:question_id>/retire")
@@ -305,7 +312,8 @@ def exam_settings(class_id):
         f = request.form
         try:
             services.save_exam_settings(s, cls, user, f.get("time_limit_minutes"), f.get("pass_percent"),
-                                        f.get("max_attempts"), f.get("question_count"))
+                                        f.get("max_attempts"), f.get("question_count"), f.get("quiz_max_attempts"),
+                                        f.get("quiz_cooldown_minutes"))
             s.commit()
             return redirect(url_for("assessment.exam_settings", class_id=cls.id))
         except RuleError as e:
@@ -316,7 +324,9 @@ def exam_settings(class_id):
                      .where(Attempt.class_id == cls.id).order_by(Attempt.kind, Attempt.id.desc())).all()
     results = [{"attempt": a, "name": name, "review": services.exam_review(s, a) if a.kind == "exam" else None}
                for a, name in rows]
+    quiz_attempts, quiz_cooldown = services.quiz_retake_settings(s, cls)
     return render_template("exam_settings.html", cls=cls, settings=services.exam_settings(s, cls), error=error,
                            results=results, can_manage=can_manage_class(user, cls),
-                           questions=len(services.active_questions(s, [c.id for c in cls.courses])),
+                           questions=len(services.active_questions(s, [c.id for c in cls.courses], paper="exam")),
+                           quiz_max_attempts=quiz_attempts, quiz_cooldown_minutes=quiz_cooldown,
                            now=server_now()), (400 if error else 200)

@@ -8,6 +8,11 @@ not Python's `random`, so that an inspector can rebuild it from the seed and the
     returns it mod n. The candidates (question ids ascending) are shuffled by Fisher–Yates (i from the
     last index down to 1, j = below(i + 1)) and the first `count` kept; then, in paper order, each
     single- or multiple-choice question's option indices are shuffled the same way.
+
+Harvesting the exam through quizzes is closed by three rules here: a question is marked for quizzes, the exam or
+both (USAGES) and each paper draws only what it may (may_draw); a quiz shows right or wrong and the key only of a
+quiz-only question (quiz_feedback), since a question that can appear in the exam must not be learnt from a quiz;
+and a chapter quiz may be retaken only a limited number of times, with a cool-down between (quiz_retake).
 """
 import hashlib
 import json
@@ -15,6 +20,7 @@ import math
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import Optional
 
 from tracker.accounts.rules import RuleError
 
@@ -29,6 +35,13 @@ MAX_TEXT = 2000
 MAX_OPTION_TEXT = 500
 TRUE_WORDS = {"对", "正确", "是", "√", "✓", "T", "TRUE", "Y", "YES"}
 FALSE_WORDS = {"错", "错误", "否", "×", "✗", "X", "F", "FALSE", "N", "NO"}
+# Which papers may draw a question: chapter quizzes (测验), the final exam (考试) or both (通用).
+USAGES = {"quiz": "测验", "exam": "考试", "both": "通用"}
+USAGE_BY_LABEL = {"测验": "quiz", "测验题": "quiz", "练习": "quiz", "练习题": "quiz", "仅测验": "quiz",
+                  "考试": "exam", "考试题": "exam", "仅考试": "exam", "结业考试": "exam",
+                  "通用": "both", "通用题": "both", "测验和考试": "both", "测验与考试": "both", "均可": "both",
+                  **{k: k for k in USAGES}}
+DRAWS = {"quiz": ("quiz", "both"), "exam": ("exam", "both")}
 
 
 @dataclass(frozen=True)
@@ -43,6 +56,7 @@ class Question:
     key: object
     score: float
     chapter_id: object = None
+    usage: str = "both"  # not in the snapshot: digests recorded before usages existed must still match
 
     def snapshot(self):
         key = list(self.key) if isinstance(self.key, (list, tuple)) else self.key
@@ -158,6 +172,32 @@ def validate_question(kind, text, options, key, score):
     if not (0 < score <= 100) or math.isnan(score):
         raise RuleError("invalid_question", "分值须大于0且不超过100", "score")
     return kind, text, opts, key, round(score, 2)
+
+
+def default_usage(chapter_id):
+    """A question written without a usage (an old import file, an API client that does not know the field): a
+    chapter's question is 通用, as every chapter question was before usages existed, so the exam keeps its questions
+    and quizzes never show its key; a course-level question can only be drawn by the exam."""
+    return "both" if chapter_id is not None else "exam"
+
+
+def validate_usage(raw, chapter_id):
+    """The stored usage of a question of `chapter_id` (None: the whole course) from a code or a Chinese label."""
+    text = unicodedata.normalize("NFKC", raw if isinstance(raw, str) else ("" if raw is None else str(raw))).strip()
+    if not text:
+        return default_usage(chapter_id)
+    usage = USAGE_BY_LABEL.get(text) or USAGE_BY_LABEL.get(text.lower())
+    if usage is None:
+        raise RuleError("invalid_question", "用途应为 测验、考试 或 通用", "usage")
+    if chapter_id is None and usage == "quiz":
+        raise RuleError("invalid_question", "测验题须选择所属章节：整门课程的题只能用于结业考试", "usage")
+    # A course-level question is never drawn by a quiz: 通用 means the exam alone, and says so in the bank.
+    return "exam" if chapter_id is None else usage
+
+
+def may_draw(paper_kind, usage):
+    """Whether a paper of `paper_kind` (quiz | exam) may draw a question of `usage`."""
+    return usage in DRAWS[paper_kind]
 
 
 def key_text(kind, options, key):
@@ -314,6 +354,47 @@ def score_paper(questions, drawn, answers):
 
 def passed(score, pass_score):
     return score + 1e-9 >= pass_score
+
+
+def quiz_feedback(q, order, answer, answered):
+    """What a trainee sees of one question after handing in a quiz. A quiz-only question: right or wrong, its
+    score and its key. A question that may appear in the exam: only whether it was answered, because right or
+    wrong is its key for a true/false question and narrows a choice with every retake."""
+    out = {"question_id": q.id, "answered": answered, "usage": q.usage, "revealed": q.usage == "quiz"}
+    if q.usage == "quiz":
+        ok = is_correct(q, order, answer) if answered else False
+        out.update(correct=ok, score=q.score if ok else 0.0, key=shown_key(q, order))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Retaking a chapter quiz
+
+
+@dataclass(frozen=True)
+class Retake:
+    """The answer to "may this trainee start the chapter's quiz again now?"."""
+
+    allowed: bool
+    code: Optional[str]  # quiz_retake_limit | quiz_cooldown when refused
+    used: int
+    max_attempts: int
+    retry_after: Optional[int] = None  # seconds, for quiz_cooldown
+    next_ts: Optional[float] = None  # server time from which it may, for quiz_cooldown
+
+
+def quiz_retake(previous, now, max_attempts, cooldown_seconds):
+    """previous: [(started_ts, submitted_ts or None)] of the trainee's attempts at the chapter's quiz. At most
+    `max_attempts` in all (a pass stays a pass; more tries would only be more looks at the paper), and the next one
+    no sooner than `cooldown_seconds` after the last was handed in (or started, if it never was)."""
+    used = len(previous)
+    if used >= max_attempts:
+        return Retake(False, "quiz_retake_limit", used, max_attempts)
+    if previous and cooldown_seconds > 0:
+        ready = max(sub if sub is not None else start for start, sub in previous) + cooldown_seconds
+        if now < ready:
+            return Retake(False, "quiz_cooldown", used, max_attempts, max(1, math.ceil(ready - now - 1e-6)), ready)
+    return Retake(True, None, used, max_attempts)
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ seed, the ids of the bank's questions at the draw and their digest, so rules.pap
 """
 import hashlib
 import json
+import math
 import secrets
 
 from flask import current_app
@@ -17,6 +18,7 @@ from models import (
 from tracker import ledger
 from tracker.accounts.rules import RuleError
 from tracker.assessment import rules
+from tracker.clock import beijing
 from tracker.db import valid_id
 from tracker.errors import ApiError
 from tracker.learning import checks
@@ -41,6 +43,11 @@ def quiz_pass_share():
     return current_app.config["TRACKER_QUIZ_PASS_SHARE"]
 
 
+def quiz_retake_defaults():
+    """(attempts per chapter, minutes between attempts) where a class has not set its own."""
+    return current_app.config["TRACKER_QUIZ_MAX_ATTEMPTS"], current_app.config["TRACKER_QUIZ_COOLDOWN_MINUTES"]
+
+
 def _sha(text):
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -52,7 +59,7 @@ def _sha(text):
 def as_rule(q):
     key = json.loads(q.key)
     return rules.Question(q.id, q.kind, q.text, tuple(json.loads(q.options)), tuple(key) if isinstance(key, list) else key,
-                          q.score, q.chapter_id)
+                          q.score, q.chapter_id, q.usage)
 
 
 def _not_retired(at=None):
@@ -62,11 +69,19 @@ def _not_retired(at=None):
     return ~exists().where(cond)
 
 
-def active_questions(s, course_ids, chapter_id=None):
+def active_questions(s, course_ids, chapter_id=None, paper=None):
+    """The bank's current questions; `paper` (quiz | exam) keeps only those that paper may draw."""
     q = select(BankQuestion).where(BankQuestion.course_id.in_(list(course_ids)), _not_retired())
     if chapter_id is not None:
         q = q.where(BankQuestion.chapter_id == chapter_id)
+    if paper is not None:
+        q = q.where(BankQuestion.usage.in_(rules.DRAWS[paper]))
     return s.scalars(q.order_by(BankQuestion.chapter_id, BankQuestion.id)).all()
+
+
+def quiz_questions(s, chapter):
+    """What the chapter's quiz draws from: its questions marked 测验 or 通用."""
+    return active_questions(s, [chapter.course_id], chapter.id, paper="quiz")
 
 
 def is_retired(s, question):
@@ -74,8 +89,9 @@ def is_retired(s, question):
 
 
 def _content(q):
+    # "usage" since migration 0005: question_added entries from before it carry no usage and hash without it.
     return {"kind": q.kind, "text": q.text, "options": json.loads(q.options), "key": json.loads(q.key),
-            "score": q.score, "chapter_id": q.chapter_id}
+            "score": q.score, "chapter_id": q.chapter_id, "usage": q.usage}
 
 
 def _chapter_of_course(s, course, chapter_id):
@@ -91,9 +107,10 @@ def _chapter_of_course(s, course, chapter_id):
     return chapter.id
 
 
-def _new_question(s, course, actor, fields, chapter_id, now, replaces=None):
+def _new_question(s, course, actor, fields, chapter_id, now, replaces=None, usage=None):
     kind, text, options, key, score = fields
-    q = BankQuestion(course_id=course.id, chapter_id=chapter_id, kind=kind, text=text,
+    usage = usage or rules.default_usage(chapter_id)
+    q = BankQuestion(course_id=course.id, chapter_id=chapter_id, usage=usage, kind=kind, text=text,
                      options=json.dumps(options, ensure_ascii=False), key=json.dumps(key, ensure_ascii=False),
                      score=score, created_ts=now, author_id=actor.id if actor else None,
                      replaces_id=replaces.id if replaces else None)
@@ -101,29 +118,51 @@ def _new_question(s, course, actor, fields, chapter_id, now, replaces=None):
     s.flush()
     ledger.append(s, "bank.question_added", {
         "question_id": q.id, "course_id": course.id, "chapter_id": chapter_id, "kind": kind, "score": score,
-        "replaces": replaces.id if replaces else None,
+        "usage": usage, "replaces": replaces.id if replaces else None,
         "content_sha256": _sha(json.dumps(_content(q), sort_keys=True, ensure_ascii=False)),
     }, actor_id=actor.id if actor else None)
     return q
 
 
-def add_question(s, course, actor, kind, text, options, key, score, chapter_id=None, now=None):
+def add_question(s, course, actor, kind, text, options, key, score, chapter_id=None, now=None, usage=None):
+    """usage: 测验/考试/通用 or quiz/exam/both; None or blank: rules.default_usage."""
     fields = rules.validate_question(kind, text, options, key, score)
-    return _new_question(s, course, actor, fields, _chapter_of_course(s, course, chapter_id), now or server_now())
+    chapter = _chapter_of_course(s, course, chapter_id)
+    return _new_question(s, course, actor, fields, chapter, now or server_now(), usage=rules.validate_usage(usage, chapter))
 
 
-def revise_question(s, question, actor, kind, text, options, key, score, chapter_id=None, now=None):
-    """An edit is a new question replacing the old one: papers already drawn keep the version they showed."""
+def key_shown_to_trainees(s, question):
+    """Whether a handed-in quiz showed this question's key (it, or an earlier version of it, was quiz-only)."""
+    shown, chapters, q = set(), set(), question
+    while q is not None:
+        if q.usage == "quiz":
+            shown.add(q.id)
+            chapters.add(q.chapter_id)
+        q = s.get(BankQuestion, q.replaces_id) if q.replaces_id else None
+    if not shown:
+        return False
+    papers = s.scalars(select(Attempt.paper).where(Attempt.kind == "quiz", Attempt.chapter_id.in_(chapters),
+                                                   Attempt.status != "open"))
+    return any(qid in shown for paper in papers for qid, _ in json.loads(paper))
+
+
+def revise_question(s, question, actor, kind, text, options, key, score, chapter_id=None, now=None, usage=None):
+    """An edit is a new question replacing the old one: papers already drawn keep the version they showed.
+    usage None keeps the question's usage (where the chapter still allows it)."""
     if is_retired(s, question):
         raise RuleError("question_retired", "该题已被删除或修改过，请编辑最新版本", status=409)
     course = s.get(Course, question.course_id)
     fields = rules.validate_question(kind, text, options, key, score)
     chapter = _chapter_of_course(s, course, chapter_id)
+    usage = rules.validate_usage(question.usage if usage is None and (chapter or question.usage != "quiz") else usage,
+                                 chapter)
     if (question.kind, question.text, json.loads(question.options), json.loads(question.key), question.score,
-            question.chapter_id) == (*fields, chapter):
+            question.chapter_id, question.usage) == (*fields, chapter, usage):
         return question
+    if usage != "quiz" and key_shown_to_trainees(s, question):
+        raise RuleError("key_revealed", "该题作为测验题已向学员公布过答案，不能再用于结业考试；请另出一道新题", "usage")
     now = now or server_now()
-    new = _new_question(s, course, actor, fields, chapter, now, replaces=question)
+    new = _new_question(s, course, actor, fields, chapter, now, replaces=question, usage=usage)
     s.add(BankRetirement(question_id=question.id, retired_ts=now, actor_id=actor.id, replaced_by_id=new.id))
     ledger.append(s, "bank.question_retired", {"question_id": question.id, "replaced_by": new.id},
                   actor_id=actor.id)
@@ -143,7 +182,7 @@ def question_json(q, chapters=None):
     return {"question_id": q.id, "course_id": q.course_id, "chapter_id": q.chapter_id,
             "chapter": (chapters or {}).get(q.chapter_id), "type": q.kind, "type_label": rules.KINDS[q.kind],
             "text": q.text, "options": opts, "key": key, "key_text": rules.key_text(q.kind, opts, key),
-            "score": q.score, "replaces": q.replaces_id}
+            "score": q.score, "usage": q.usage, "usage_label": rules.USAGES[q.usage], "replaces": q.replaces_id}
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -174,7 +213,20 @@ def exam_settings(s, cls):
     return row or ExamSettings(class_id=cls.id, **EXAM_DEFAULTS)
 
 
-def save_exam_settings(s, cls, actor, time_limit_minutes, pass_percent, max_attempts, question_count):
+def quiz_retake_settings(s, cls):
+    """(attempts per chapter, cool-down minutes) of the class's chapter quizzes: its own, else the platform's."""
+    row = s.get(ExamSettings, cls.id)
+    attempts, cooldown = quiz_retake_defaults()
+    if row is not None and row.quiz_max_attempts is not None:
+        attempts = row.quiz_max_attempts
+    if row is not None and row.quiz_cooldown_minutes is not None:
+        cooldown = row.quiz_cooldown_minutes
+    return attempts, cooldown
+
+
+def save_exam_settings(s, cls, actor, time_limit_minutes, pass_percent, max_attempts, question_count,
+                       quiz_max_attempts=None, quiz_cooldown_minutes=None):
+    """The exam's settings and, when given, the retake rules of the class's chapter quizzes (None: unchanged)."""
     def number(value, label, lo, hi, cast=int):
         try:
             v = cast(value)
@@ -188,6 +240,10 @@ def save_exam_settings(s, cls, actor, time_limit_minutes, pass_percent, max_atte
               "pass_percent": number(pass_percent, "及格线（%）", 1, 100, float),
               "max_attempts": number(max_attempts, "考试次数", 1, 10),
               "question_count": number(question_count, "抽题数量", 0, 500)}
+    if quiz_max_attempts not in (None, ""):
+        values["quiz_max_attempts"] = number(quiz_max_attempts, "每章测验次数", 1, 20)
+    if quiz_cooldown_minutes not in (None, ""):
+        values["quiz_cooldown_minutes"] = number(quiz_cooldown_minutes, "测验间隔（分钟）", 0, 1440)
     row = s.get(ExamSettings, cls.id)
     if row is None:
         row = ExamSettings(class_id=cls.id)
@@ -261,10 +317,37 @@ def start_quiz(s, trainee, chapter_id, now=None):
         raise ApiError(409, "quiz_locked", f"本章有效学时达到{quiz_unlock_share():.0%}后才能参加测验，还差{missing}秒",
                        missing_seconds=missing, credited_seconds=round(credited, 1), required_seconds=round(needed, 1))
     _refuse_if_open(s, _open_attempt(s, trainee, "quiz", class_id, chapter.id), now)
-    bank = active_questions(s, [chapter.course_id], chapter.id)
+    retake = quiz_retake(s, trainee, chapter, s.get(TrainingClass, class_id), now)
+    if not retake.allowed:
+        raise retake_refusal(retake)
+    bank = quiz_questions(s, chapter)
     if not bank:
         raise ApiError(409, "no_questions", "本章节暂无测验题目")
     return _draw(s, trainee, "quiz", class_id, chapter.id, bank, quiz_question_count(), quiz_pass_share(), now)
+
+
+def quiz_retake(s, trainee, chapter, cls, now=None):
+    """rules.quiz_retake for the trainee's attempts at the chapter's quiz, in whichever class they were taken (the
+    same chapter in two classes is one quiz to learn from), under the class's retake settings, by the server's clock."""
+    now = now or server_now()
+    previous = s.execute(select(Attempt.started_ts, Attempt.submitted_ts).where(
+        Attempt.trainee_id == trainee.id, Attempt.kind == "quiz", Attempt.chapter_id == chapter.id)).all()
+    attempts, cooldown = quiz_retake_settings(s, cls)
+    return rules.quiz_retake([tuple(r) for r in previous], now, attempts, cooldown * 60)
+
+
+def retake_refusal(retake):
+    """The 409 for a refused retake; the message gives the time in Beijing time, computed by the server."""
+    if retake.code == "quiz_retake_limit":
+        return ApiError(409, "quiz_retake_limit",
+                        f"本章测验最多可参加{retake.max_attempts}次，您已参加{retake.used}次，不能再参加；如有疑问请联系培训机构",
+                        max_attempts=retake.max_attempts, used_attempts=retake.used)
+    minutes = math.ceil(retake.retry_after / 60)
+    return ApiError(409, "quiz_cooldown",
+                    f"两次测验之间须间隔一段时间，请于北京时间 {beijing(retake.next_ts, seconds=True)} 后再参加"
+                    f"（约{minutes}分钟后）",
+                    retry_after=retake.retry_after, retry_at=rfc3339(retake.next_ts),
+                    max_attempts=retake.max_attempts, used_attempts=retake.used)
 
 
 def start_exam(s, trainee, cls, now=None):
@@ -286,9 +369,9 @@ def start_exam(s, trainee, cls, now=None):
     if len(done) >= settings.max_attempts:
         raise ApiError(409, "exam_attempts_used", f"结业考试最多可参加{settings.max_attempts}次，您的次数已用完",
                        max_attempts=settings.max_attempts)
-    bank = active_questions(s, [c.id for c in cls.courses])
+    bank = active_questions(s, [c.id for c in cls.courses], paper="exam")
     if not bank:
-        raise ApiError(409, "no_questions", "本班期课程的题库中还没有题目")
+        raise ApiError(409, "no_questions", "本班期课程的题库中还没有考试题目")
     attempt = _draw(s, trainee, "exam", cls.id, None, bank, settings.question_count, settings.pass_percent / 100.0, now,
                     deadline=now + settings.time_limit_minutes * 60, photo_checks=bool(cls.photo_checks))
     if attempt.photo_checks:
@@ -408,17 +491,16 @@ def submit(s, attempt, now=None, auto=False):
 
 
 def result_json(s, attempt):
-    """The answer to submit: score, max_score and passed; for a quiz also each question's key (now it may be seen)."""
+    """The answer to submit: score, max_score and passed. For a quiz also each question's feedback
+    (rules.quiz_feedback: right or wrong and the key only of quiz-only questions); an exam's keys are never shown."""
     out = {"attempt_id": attempt.id, "kind": attempt.kind, "status": attempt.status, "score": attempt.score,
            "max_score": attempt.max_score, "pass_score": attempt.pass_score, "passed": attempt.passed,
            "submitted_at": rfc3339(attempt.submitted_ts) if attempt.submitted_ts else None}
     if attempt.kind == "quiz":
         answers = latest_answers(s, attempt)
-        questions = paper_questions(s, attempt)
-        _, _, results = rules.score_paper([q for q, _ in questions], [(q.id, o) for q, o in questions], answers)
-        for r, (q, order) in zip(results, questions):
-            r["key"] = rules.shown_key(q, order)
-        out["results"] = results
+        out["results"] = [rules.quiz_feedback(q, order, answers.get(q.id), q.id in answers)
+                          for q, order in paper_questions(s, attempt)]
+        out["withheld"] = sum(1 for r in out["results"] if not r["revealed"])
     else:
         out["review"] = exam_review(s, attempt)
     return out

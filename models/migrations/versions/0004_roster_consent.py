@@ -1,6 +1,6 @@
 """who put a trainee on a roster, and the trainee's refusals
 
-Revision ID: 0004_roster
+Revision ID: 0004
 Revises: 0003
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from tracker.db import guard
 
 
-revision = '0004_roster'
+revision = '0004'
 down_revision = '0003'
 branch_labels = None
 depends_on = None
