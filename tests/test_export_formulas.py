@@ -186,6 +186,7 @@ def test_every_spreadsheet_holds_hostile_text_as_text(app, hostile):
 def test_a_control_character_the_trainee_sends_does_not_stop_the_trace_export(app, hostile):
     """No XML may hold an escape character: openpyxl refused the workbook and the regulator got a 500 for the trace of
     a trainee whose browser (or script) sent one in its User-Agent or a quiz answer."""
+    app.config["TRACKER_QUIZ_COOLDOWN_MINUTES"] = 0  # the fixture's own quiz attempt came just before
     client = app.test_client()
     user_agent, answer = "=UA() \x1b[31m\x7f", "=SUM(9,\x1b9)"
     r = client.post("/api/v1/sessions", json={"chapter_id": hostile["chapter_id"]},
