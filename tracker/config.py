@@ -35,6 +35,10 @@ def load_config(overrides=None):
         "TRACKER_QUIZ_UNLOCK_SHARE": _float("TRACKER_QUIZ_UNLOCK_SHARE", 0.95),
         "TRACKER_QUIZ_QUESTIONS": _int("TRACKER_QUIZ_QUESTIONS", 5),
         "TRACKER_QUIZ_PASS_SHARE": _float("TRACKER_QUIZ_PASS_SHARE", 0.6),
+        # A browser login unused this many seconds ends; a password reset code lives this long and allows this many tries.
+        "TRACKER_SESSION_IDLE": _int("TRACKER_SESSION_IDLE", 7 * 24 * 3600),
+        "TRACKER_RESET_CODE_TTL": _int("TRACKER_RESET_CODE_TTL", 30 * 60),
+        "TRACKER_RESET_CODE_TRIES": _int("TRACKER_RESET_CODE_TRIES", 5),
         # Test only: server time runs this many times faster than real time.
         "TRACKER_CLOCK_SCALE": _float("TRACKER_CLOCK_SCALE", 1.0),
         # Face work: worker processes (0: in the request thread), queue bound (0: twice the workers),
