@@ -215,3 +215,14 @@ def test_sessions_idle_too_long_end(app, api):
         s.execute(update(LoginSession).where(LoginSession.user_id == user_id).values(
             last_seen_at=datetime.now(timezone.utc) - timedelta(seconds=app.config["TRACKER_SESSION_IDLE"] + 1)))
     assert c.get("/account").status_code == 302
+
+
+def test_user_agents_are_summarised_for_the_account_page():
+    from tracker.accounts.credentials import user_agent_short
+
+    android = "Mozilla/5.0 (Linux; Android 13; PGT-AN10) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Mobile Safari/537.36"
+    wechat = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 MicroMessenger/8.0.4"
+    assert user_agent_short(android) == "Chrome · Android"
+    assert user_agent_short(wechat) == "微信 · iPhone"
+    assert user_agent_short("curl/8.0\x00") == "curl/8.0" and user_agent_short("") is None
+    assert len(user_agent_short("x" * 500)) == 120

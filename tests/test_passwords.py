@@ -344,3 +344,23 @@ def test_counts_are_untouched_by_a_refused_issue(app, demo, api, world):
     issue(api(world["other_staff"]), world["trainee"]["user_id"])
     with db.transaction() as s:
         assert s.scalar(select(func.count()).select_from(PasswordResetCode)) == before
+
+
+def test_password_change_by_api_with_the_cookie_rotates_the_browser_session(app, demo):
+    who = account(demo, "staff")
+    c = browser(app, who["username"])
+    old = c.get_cookie("session").value
+    token = re.search(r'name="csrf-token" content="([^"]+)"', c.get("/account").get_data(as_text=True)).group(1)
+    r = c.post("/api/v1/me/password", json={"current_password": PASSWORD, "new_password": NEW}, headers={"X-CSRFToken": token})
+    assert r.status_code == 200 and "token" not in r.get_json()
+    assert c.get("/api/v1/me").status_code == 200 and c.get_cookie("session").value != old
+    stale = app.test_client()
+    stale.set_cookie("session", old)
+    assert stale.get("/api/v1/me").status_code == 401
+
+
+def test_admin_user_list_links_trainees_to_the_reset(app, demo):
+    html = browser(app, account(demo, "admin")["username"]).get("/admin/users").get_data(as_text=True)
+    trainee = account(demo, "trainee")
+    assert f'/trainees/{trainee["user_id"]}/password-reset' in html
+    assert f'/trainees/{account(demo, "staff")["user_id"]}/password-reset' not in html

@@ -35,9 +35,19 @@ def aware(moment):
     return moment if moment is None or moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
+_BROWSERS = (("MicroMessenger", "微信"), ("EdgA", "Edge"), ("Edg/", "Edge"), ("Firefox", "Firefox"), ("Chrome", "Chrome"),
+             ("Chromium", "Chromium"), ("Safari", "Safari"))
+_SYSTEMS = (("Android", "Android"), ("iPhone", "iPhone"), ("iPad", "iPad"), ("Windows", "Windows"), ("Mac OS X", "macOS"),
+            ("Linux", "Linux"))
+
+
 def user_agent_short(raw):
-    """Enough of the User-Agent to tell one's devices apart on the account page."""
+    """Enough of the User-Agent to tell one's devices apart on the account page: 'Chrome · Android'."""
     text = "".join(c for c in (raw or "") if c.isprintable())
+    browser = next((name for key, name in _BROWSERS if key in text), None)
+    system = next((name for key, name in _SYSTEMS if key in text), None)
+    if browser or system:
+        return " · ".join(x for x in (browser, system) if x)
     return text[:120] or None
 
 
