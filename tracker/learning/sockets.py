@@ -1,5 +1,5 @@
 """Socket.IO namespaces: /learn for the player (heartbeats, prompts), /monitor for staff watching a class."""
-from flask import current_app, request, session
+from flask import current_app, request
 from flask_socketio import Namespace, join_room
 from sqlalchemy import select
 
