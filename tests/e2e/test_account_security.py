@@ -44,6 +44,7 @@ def test_logout_reset_and_change_in_a_real_browser(live, browser):
     desk = office.new_page()
     login(desk, live.url, staff["username"], staff["password"])
     desk.goto(f"{live.url}/classes/{class_id}")
+    shot(desk, "class-roster")
     desk.click(f'tr[data-trainee-id="{trainee["user_id"]}"] a:has-text("重置密码")')
     desk.wait_for_url(f"**/trainees/{trainee['user_id']}/password-reset**")
     desk.click("button:has-text('签发一次性重置码')")
