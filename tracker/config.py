@@ -39,6 +39,10 @@ def load_config(overrides=None):
         # Each retake is another look at the paper, so both are bounded.
         "TRACKER_QUIZ_MAX_ATTEMPTS": _int("TRACKER_QUIZ_MAX_ATTEMPTS", 3),
         "TRACKER_QUIZ_COOLDOWN_MINUTES": _int("TRACKER_QUIZ_COOLDOWN_MINUTES", 10),
+        # A browser login unused this many seconds ends; a password reset code lives this long and allows this many tries.
+        "TRACKER_SESSION_IDLE": _int("TRACKER_SESSION_IDLE", 7 * 24 * 3600),
+        "TRACKER_RESET_CODE_TTL": _int("TRACKER_RESET_CODE_TTL", 30 * 60),
+        "TRACKER_RESET_CODE_TRIES": _int("TRACKER_RESET_CODE_TRIES", 5),
         # Test only: server time runs this many times faster than real time.
         "TRACKER_CLOCK_SCALE": _float("TRACKER_CLOCK_SCALE", 1.0),
         # Face work: worker processes (0: in the request thread), queue bound (0: twice the workers),

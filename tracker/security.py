@@ -6,9 +6,12 @@ import secrets
 from datetime import datetime, timedelta, timezone
 
 from flask import abort, current_app, g, redirect, request, session, url_for
-from sqlalchemy import false, select, true
+from sqlalchemy import false, select, true, update
 
-from models import ApiToken, Attempt, Certificate, Enrollment, LearningSession, QaPost, TrainingClass, User
+from models import (
+    ApiToken, Attempt, Certificate, Enrollment, LearningSession, LoginSession, QaPost, TrainingClass, User,
+)
+from tracker.accounts import credentials
 from tracker.errors import ApiError
 from tracker.extensions import csrf, db
 
@@ -23,31 +26,102 @@ def issue_token(s, user, ttl):
     return token
 
 
-def user_for_token(s, token):
+def live_token(s, token):
+    """The usable token row a bearer token names, or None: unknown, revoked, expired, or its user deactivated."""
+    if not isinstance(token, str) or not token:
+        return None
     row = s.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(token)))
     if row is None or row.revoked:
         return None
     expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=timezone.utc)
     if expires < datetime.now(timezone.utc) or not row.user.is_active:
         return None
-    return row.user
+    return row
+
+
+def user_for_token(s, token, touch=False):
+    row = live_token(s, token)
+    if row is not None and touch:
+        _touch(s, ApiToken, row.id, "last_used_at", row.last_used_at)
+    return row.user if row else None
+
+
+def live_cookie_session(s):
+    """(user, login session row) of the browser's signed cookie, or (None, None).
+
+    The cookie names a server-side login session; it counts only while that row is live (not logged out, not
+    ended by a password change, not idle too long) and the password has not changed since it was signed.
+    """
+    uid, sid = session.get("user_id"), session.get("sid")
+    if not uid or not sid:
+        return None, None
+    row = credentials.live_session(s, sid, uid)
+    if row is None:
+        return None, None
+    user = s.get(User, uid)
+    if user is None or not user.is_active or session.get("auth_epoch") != auth_epoch(user):
+        return None, None
+    return user, row
+
+
+def user_for_cookie(s, touch=False):
+    user, row = live_cookie_session(s)
+    if row is not None and touch:
+        _touch(s, LoginSession, row.id, "last_seen_at", row.last_seen_at)
+    return user
+
+
+def _touch(s, model, row_id, column, last):
+    """Note a use at most once a minute, in its own commit; only when this request has written nothing yet."""
+    if credentials.touch_due(last) and not (s.new or s.dirty or s.deleted):
+        s.execute(update(model).where(model.id == row_id).values({column: credentials.now_utc()}))
+        s.commit()
 
 
 def load_current_user():
-    """Bearer token first (API clients), else the signed session cookie (browser)."""
+    """Bearer token first (API clients), else the signed session cookie (browser), checked against its login session."""
     if "current_user" in g:
         return g.current_user
-    user, via = None, None
+    s = db.session
+    fresh = not s().in_transaction()  # nothing of this request is pending: noting the use may commit at once
+    user, via, g.login_session_id, g.api_token_id = None, None, None, None
     auth = request.headers.get("Authorization", "")
     if auth.startswith("Bearer "):
-        user, via = user_for_token(db.session, auth[7:].strip()), "token"
+        row = live_token(s, auth[7:].strip())
+        if row is not None:
+            user, via, g.api_token_id = row.user, "token", row.id
+            if fresh:
+                _touch(s, ApiToken, row.id, "last_used_at", row.last_used_at)
     elif session.get("user_id"):
-        user = db.session.get(User, session["user_id"])
-        if user is not None and (not user.is_active or session.get("auth_epoch") != auth_epoch(user)):
-            user = None
-        via = "cookie" if user else None
+        user, row = live_cookie_session(s)
+        if row is not None:
+            via, g.login_session_id = "cookie", row.id
+            if fresh:
+                _touch(s, LoginSession, row.id, "last_seen_at", row.last_seen_at)
     g.current_user, g.auth_via = user, via
     return user
+
+
+def sign_in_browser(s, user):
+    """Start a login session for this browser: a fresh cookie (no fixation) naming a new server-side row."""
+    sid, row = credentials.start_session(s, user, request.remote_addr, request.headers.get("User-Agent"))
+    session.clear()
+    session["user_id"], session["sid"], session["auth_epoch"] = user.id, sid, auth_epoch(user)
+    g.current_user, g.auth_via, g.login_session_id = user, "cookie", row.id
+    return row
+
+
+def sign_out_browser(s):
+    """End the login session this browser's cookie names (whatever state it is in) and forget the cookie."""
+    sid = session.get("sid")
+    ended = 0
+    if isinstance(sid, str) and sid:
+        ended = s.execute(update(LoginSession).where(LoginSession.session_hash == credentials.sha256_hex(sid),
+                                                     LoginSession.revoked_at.is_(None))
+                          .values(revoked_at=credentials.now_utc())).rowcount
+    session.clear()
+    g.pop("current_user", None)
+    return ended == 1
 
 
 def auth_epoch(user):

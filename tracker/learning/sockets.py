@@ -1,5 +1,5 @@
 """Socket.IO namespaces: /learn for the player (heartbeats, prompts), /monitor for staff watching a class."""
-from flask import current_app, request, session
+from flask import current_app, request
 from flask_socketio import Namespace, join_room
 from sqlalchemy import select
 
@@ -9,19 +9,17 @@ from tracker.db import valid_id
 from tracker.extensions import db
 from tracker.learning import checks, events, sessions
 from tracker.learning.writer import writer
-from tracker.security import auth_epoch, can_view_class, user_for_token
+from tracker.security import can_view_class, user_for_cookie, user_for_token
 
 
 def _socket_user(auth):
-    """The same credentials as HTTP: a bearer token in the auth payload, or the browser's session cookie."""
+    """The same credentials as HTTP: a bearer token in the auth payload, or the browser's session cookie, which
+    counts only while its server-side login session is live (a cookie copied before logout is refused)."""
     s = db.session
+    fresh = not s().in_transaction()
     if isinstance(auth, dict) and isinstance(auth.get("token"), str):
-        return user_for_token(s, auth["token"])
-    uid = session.get("user_id")
-    user = s.get(User, uid) if uid else None
-    if user is None or not user.is_active or session.get("auth_epoch") != auth_epoch(user):
-        return None
-    return user
+        return user_for_token(s, auth["token"], touch=fresh)
+    return user_for_cookie(s, touch=fresh)
 
 
 def _error(e):
