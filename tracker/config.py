@@ -51,7 +51,20 @@ def load_config(overrides=None):
         "TRACKER_LOGIN_MAX_FAILURES": _int("TRACKER_LOGIN_MAX_FAILURES", 5),
         "TRACKER_LOGIN_WINDOW": _int("TRACKER_LOGIN_WINDOW", 900),
         "TRACKER_TOKEN_TTL": _int("TRACKER_TOKEN_TTL", 7 * 24 * 3600),
-        "MAX_CONTENT_LENGTH": _int("TRACKER_MAX_UPLOAD", 512 * 1024 * 1024),
+        # Request bodies (tracker/limits.py decides per route): JSON and forms, photos, spreadsheets, videos.
+        "TRACKER_MAX_BODY": _int("TRACKER_MAX_BODY", 1024 * 1024),
+        "TRACKER_MAX_PHOTO": _int("TRACKER_MAX_PHOTO", 8 * 1024 * 1024),
+        "TRACKER_MAX_SPREADSHEET": _int("TRACKER_MAX_SPREADSHEET", 10 * 1024 * 1024),
+        "TRACKER_MAX_UPLOAD": _int("TRACKER_MAX_UPLOAD", 512 * 1024 * 1024),
+        # Rate limits per address (Flask-Limiter notation), and where their counters live: memory:// in one
+        # process; a shared store such as redis://host:6379/1 when several web processes run.
+        "TRACKER_VERIFY_RATE": os.environ.get("TRACKER_VERIFY_RATE", "30 per minute;300 per day"),
+        "TRACKER_REGISTER_RATE": os.environ.get("TRACKER_REGISTER_RATE", "10 per minute;60 per hour"),
+        "TRACKER_RATELIMIT_STORAGE": os.environ.get("TRACKER_RATELIMIT_STORAGE", "memory://"),
+        "TRACKER_RATELIMIT_ENABLED": os.environ.get("TRACKER_RATELIMIT_ENABLED", "1") not in ("0", "false"),
+        # Proxies in front of the platform whose X-Forwarded-For/-Proto/-Host are trusted (0: none; the address
+        # that rate limits and login throttling count by is then the connection's own).
+        "TRACKER_PROXY_HOPS": _int("TRACKER_PROXY_HOPS", 0),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,
@@ -60,6 +73,9 @@ def load_config(overrides=None):
     cfg.update(overrides)
     cfg["TRACKER_CLOCK_ORIGIN"] = time.time()
     cfg["SESSION_COOKIE_SECURE"] = bool(cfg["TRACKER_HTTPS"])
+    # The app-wide ceiling; tracker/limits.py lowers it per route before the body is read.
+    cfg["MAX_CONTENT_LENGTH"] = max(cfg["TRACKER_MAX_BODY"], cfg["TRACKER_MAX_PHOTO"], cfg["TRACKER_MAX_SPREADSHEET"],
+                                    cfg["TRACKER_MAX_UPLOAD"])
     return cfg
 
 

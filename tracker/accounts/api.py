@@ -6,6 +6,7 @@ from tracker.accounts.rules import mask_id_number, mask_phone
 from tracker.api import bp, json_body
 from tracker.errors import ApiError
 from tracker.extensions import db
+from tracker.limits import register_limit
 from tracker.security import api_auth, can_view_trainee, issue_token, load_current_user
 
 
@@ -27,6 +28,7 @@ def user_json(user):
 
 
 @bp.post("/auth/register")
+@register_limit
 def register():
     s = db.session
     user = services.register_trainee(s, json_body(), address=request.remote_addr)

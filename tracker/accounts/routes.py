@@ -6,6 +6,7 @@ from models import User
 from tracker.accounts import services
 from tracker.accounts.rules import CATEGORIES, FACE_CONSENT_TEXT, RuleError, mask_id_number, mask_phone
 from tracker.extensions import db
+from tracker.limits import register_limit
 from tracker.security import auth_epoch, load_current_user, page_auth
 
 bp = Blueprint("accounts", __name__)
@@ -43,6 +44,7 @@ def logout():
 
 
 @bp.route("/register", methods=["GET", "POST"])
+@register_limit
 def register():
     ctx = {"categories": CATEGORIES, "consent_text": FACE_CONSENT_TEXT}
     if request.method == "GET":

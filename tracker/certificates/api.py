@@ -10,6 +10,7 @@ from tracker.certificates.rules import eligibility
 from tracker.db import valid_id
 from tracker.errors import ApiError
 from tracker.extensions import db
+from tracker.limits import verify_limit
 from tracker.security import api_auth, can_view_class, load_current_user
 
 
@@ -75,6 +76,7 @@ def certificate_revoke(number):
 
 
 @bp.get("/verify/<number>")
+@verify_limit
 def certificate_status(number):
     """Public, like the page /verify/<number>: valid or revoked, the summary with the ID masked, the checks made."""
     s = db.session

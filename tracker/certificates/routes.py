@@ -10,6 +10,7 @@ from tracker.accounts.rules import mask_id_number
 from tracker.certificates import pdf, services
 from tracker.clock import beijing
 from tracker.extensions import db
+from tracker.limits import verify_limit
 from tracker.learning.record import trainee_record
 from tracker.security import can_view_trainee, load_current_user, page_auth
 
@@ -95,6 +96,7 @@ def verify_index():
 
 
 @bp.get("/verify/<number>")
+@verify_limit
 def verify_page(number):
     """Public: the certificate's summary with the ID masked, valid or revoked, and what was checked."""
     s = db.session
