@@ -47,9 +47,17 @@ def load_config(overrides=None):
         "TRACKER_PORT": _int("TRACKER_PORT", 5000),
         "TRACKER_HTTPS": os.environ.get("TRACKER_HTTPS", "") not in ("", "0", "false"),
         "TRACKER_SOCKETIO_QUEUE": os.environ.get("TRACKER_SOCKETIO_QUEUE", ""),
-        # Failed logins per account (or per address) within the window before further tries are refused.
+        # Login throttling (tracker/accounts/throttle.py): failures of one account from one address, and failures
+        # from one address over all accounts, within the window (seconds) before that address must wait.
         "TRACKER_LOGIN_MAX_FAILURES": _int("TRACKER_LOGIN_MAX_FAILURES", 5),
+        "TRACKER_LOGIN_ADDRESS_MAX_FAILURES": _int("TRACKER_LOGIN_ADDRESS_MAX_FAILURES", 20),
         "TRACKER_LOGIN_WINDOW": _int("TRACKER_LOGIN_WINDOW", 900),
+        # An account is locked everywhere for LOCK_SECONDS only after LOCK_FAILURES failures from LOCK_ADDRESSES
+        # different addresses within LOCK_WINDOW seconds; an administrator may lift the lock.
+        "TRACKER_LOGIN_LOCK_ADDRESSES": _int("TRACKER_LOGIN_LOCK_ADDRESSES", 10),
+        "TRACKER_LOGIN_LOCK_FAILURES": _int("TRACKER_LOGIN_LOCK_FAILURES", 30),
+        "TRACKER_LOGIN_LOCK_WINDOW": _int("TRACKER_LOGIN_LOCK_WINDOW", 3600),
+        "TRACKER_LOGIN_LOCK_SECONDS": _int("TRACKER_LOGIN_LOCK_SECONDS", 24 * 3600),
         "TRACKER_TOKEN_TTL": _int("TRACKER_TOKEN_TTL", 7 * 24 * 3600),
         # Request bodies (tracker/limits.py decides per route): JSON and forms, photos, spreadsheets, videos.
         "TRACKER_MAX_BODY": _int("TRACKER_MAX_BODY", 1024 * 1024),

@@ -3,7 +3,7 @@ from flask import Blueprint, redirect, render_template, request, session, url_fo
 from sqlalchemy import select
 
 from models import User
-from tracker.accounts import services
+from tracker.accounts import locks, services
 from tracker.accounts.rules import CATEGORIES, FACE_CONSENT_TEXT, RuleError, mask_id_number, mask_phone
 from tracker.extensions import db
 from tracker.limits import register_limit
@@ -77,7 +77,18 @@ def account():
 @page_auth("admin")
 def admin_users():
     users = db.session.scalars(select(User).order_by(User.id)).all()
+    standing = {lock.user_id: lock for lock in locks.active_locks(db.session)}
     rows = [{"id": u.id, "name": u.name, "role": u.role, "id_mask": mask_id_number(u.id_number),
              "phone_mask": mask_phone(u.phone), "institution": u.institution.name if u.institution else "",
-             "region_code": u.region_code or ""} for u in users]
-    return render_template("admin_users.html", rows=rows)
+             "region_code": u.region_code or "", "lock": standing.get(u.id)} for u in users]
+    return render_template("admin_users.html", rows=rows, locked=[r for r in rows if r["lock"]])
+
+
+@bp.post("/admin/users/<int:user_id>/unlock")
+@page_auth("admin")
+def admin_unlock(user_id):
+    """Lift an account-wide login lock (recorded in the ledger)."""
+    s = db.session
+    locks.lift(s, user_id, load_current_user())
+    s.commit()
+    return redirect(url_for("accounts.admin_users"))
