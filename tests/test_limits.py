@@ -157,3 +157,20 @@ def test_certificate_lookups_are_rate_limited_per_address(app, client):
     page = client.get("/verify/2026-0001-00009", environ_base=a)
     assert page.status_code == 429 and "请求过于频繁" in page.get_data(as_text=True)
     assert client.get("/verify/2026-0001-00009", environ_base={"REMOTE_ADDR": "10.0.0.8"}).status_code == 404
+
+
+def test_behind_a_trusted_proxy_the_forwarded_address_is_counted(tmp_path, sqlite_template):
+    import shutil
+
+    from tracker import create_app
+
+    shutil.copyfile(sqlite_template, tmp_path / "db.sqlite3")
+    app = create_app({"TRACKER_INSTANCE": str(tmp_path / "i"), "TESTING": True, "SECRET_KEY": "k", "TRACKER_ID_PEPPER": "p",
+                      "TRACKER_PROXY_HOPS": 1, "TRACKER_VERIFY_RATE": "2 per minute",
+                      "TRACKER_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"})
+    c = app.test_client()
+    for who, expected in (("198.51.100.1", [404, 404, 429]), ("198.51.100.2", [404])):
+        codes = [c.get("/verify/2026-0001-00001", headers={"X-Forwarded-For": who}).status_code for _ in expected]
+        assert codes == expected, who
+    from tracker.extensions import db
+    db.engine.dispose()
