@@ -265,6 +265,8 @@ def test_the_public_page_shows_a_valid_certificate_with_the_id_masked(world, iss
     assert html.count('class="ok"') == 8 and 'class="bad"' not in html
     assert client.get("/verify/2026-9999-00001").status_code == 404
     assert client.get("/verify?number=" + issued["number"]).headers["Location"].endswith(f"/verify/{issued['number']}")
+    typed = issued["number"].lower().replace("-", " ")
+    assert client.get("/verify", query_string={"number": typed}).headers["Location"].endswith(f"/verify/{issued['number']}")
     status = client.get(f"/api/v1/verify/{issued['number']}").get_json()
     assert status["valid"] and not status["revoked"] and status["summary"]["id_mask"] == issued["document"]["facts"]["trainee"]["id_mask"]
     assert status["summary"]["name"] == "张*" and status["summary"]["status"] == "valid"

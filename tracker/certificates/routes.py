@@ -91,8 +91,8 @@ def revoke(number):
 @bp.get("/verify")
 def verify_index():
     number = request.args.get("number", "").strip()[:40]
-    if number:
-        return redirect(url_for("certificates.verify_page", number=number))
+    if number:  # to the number's canonical spelling when it parses (typed in lower case, with spaces, ...)
+        return redirect(url_for("certificates.verify_page", number=numbers.parse(number)[0] or number))
     return render_template("verify.html", number=None, cert=None, result=None)
 
 
