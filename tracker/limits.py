@@ -77,6 +77,8 @@ register_limit = limiter.shared_limit(register_rate, scope="register", methods=[
 def init_app(app):
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["TRACKER_RATELIMIT_STORAGE"])
     app.config.setdefault("RATELIMIT_ENABLED", app.config["TRACKER_RATELIMIT_ENABLED"])
+    # A shared store that is down must not take registration and verification down with it: count per process.
+    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     if app.config["TRACKER_PROXY_HOPS"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
