@@ -145,3 +145,19 @@ def test_failures_from_many_addresses_lock_the_account_in_the_ledger_until_an_ad
         (entry,) = db.session.scalars(select(LedgerEntry).where(LedgerEntry.kind == "account.unlocked")).all()
         assert entry.actor_id == people["admin"]["user_id"] and json.loads(entry.payload)["user_id"] == owner["user_id"]
     assert app.test_cli_runner().invoke(args=["ledger", "verify"]).exit_code == 0
+
+
+def test_failures_older_than_every_window_are_forgotten(app, client, people):
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy import func, update
+
+    from models import LoginAttempt
+
+    for _ in range(3):
+        token(client, people["owner"], "Wrong1234", "203.0.113.77")
+    with app.app_context(), db.transaction() as s:
+        s.execute(update(LoginAttempt).values(at=datetime.now(timezone.utc) - timedelta(seconds=2 * 3600)))
+    token(client, people["owner"], "Wrong1234", "203.0.113.77")
+    with app.app_context(), db.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(LoginAttempt)) == 1

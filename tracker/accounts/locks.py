@@ -61,11 +61,14 @@ def check(s, account, address, user_id):
 
 def record_failure(s, account, address, user_id):
     """Record a failed login in the caller's transaction; lock the account everywhere when the rules say so."""
+    p, now = policy(), datetime.now(timezone.utc)
+    # Failures older than every window count for nothing: forget this account's and this address's.
+    s.execute(delete(LoginAttempt).where(or_(LoginAttempt.username == account, LoginAttempt.address == address),
+                                         LoginAttempt.at < now - timedelta(seconds=max(p.window, p.lock_window))))
     s.add(LoginAttempt(username=account, address=address))
     if user_id is None:
         return None
     s.flush()
-    p, now = policy(), datetime.now(timezone.utc)
     if active_lock(s, user_id, now) is not None:
         return None
     failures = _failures(s, LoginAttempt.username == account, now - timedelta(seconds=p.lock_window))
