@@ -40,12 +40,12 @@ def raw_post(client, path, stream, length=None, content_type="application/json",
     return client.post(path, environ_overrides=env, **kw)
 
 
-def multipart(field, filename, data):
-    """A multipart body in memory, and its content type."""
+def multipart(field, filename, data, **fields):
+    """A multipart body in memory (the file and any plain fields), and its content type."""
     from werkzeug.datastructures import FileStorage, MultiDict
     from werkzeug.test import stream_encode_multipart
 
-    files = MultiDict({field: FileStorage(io.BytesIO(data), filename)})
+    files = MultiDict({field: FileStorage(io.BytesIO(data), filename), **fields})
     stream, _length, boundary = stream_encode_multipart(files, use_tempfile=False)
     return stream, f'multipart/form-data; boundary="{boundary}"'
 
@@ -174,3 +174,26 @@ def test_behind_a_trusted_proxy_the_forwarded_address_is_counted(tmp_path, sqlit
         assert codes == expected, who
     from tracker.extensions import db
     db.engine.dispose()
+
+
+def test_a_chapter_video_upload_reaches_the_route_as_a_file_on_disk(app, demo, monkeypatch):
+    """Videos are large: the form parser spools them to a temporary file and store_video copies it in chunks."""
+    from models import Course
+    from tracker.accounts.rules import RuleError
+    from tracker.learning import manage
+
+    seen = {}
+
+    def store_video(media, stream, filename):
+        seen["fileno"] = stream.fileno()  # an in-memory BytesIO has none
+        seen["size"] = sum(len(chunk) for chunk in iter(lambda: stream.read(1 << 20), b""))
+        raise RuleError("unsupported_video", "测试", "video")
+
+    monkeypatch.setattr(manage, "store_video", store_video)
+    c = app.test_client()
+    assert c.post("/login", data={"username": STAFF, "password": "Demo1234"}).status_code == 302
+    with app.app_context():
+        course_id = db.session.scalar(select(Course.id).order_by(Course.id))
+    body, ctype = multipart("video", "lesson.webm", os.urandom(3 * MB), title="第三章")
+    r = raw_post(c, f"/manage/courses/{course_id}", body, len(body.getvalue()), ctype)
+    assert r.status_code == 400 and seen["size"] == 3 * MB and seen["fileno"] >= 0
