@@ -132,6 +132,12 @@ def test_failures_from_many_addresses_lock_the_account_in_the_ledger_until_an_ad
         assert entry.subject_id == owner["user_id"]
         assert s.scalar(select(AccountLock.user_id)) == owner["user_id"]
         s.remove()
+    # the API lists it for an administrator only
+    admin_token = token(client, people["admin"], addr="192.0.2.2").get_json()["token"]
+    listed = client.get("/api/v1/admin/account-locks", headers={"Authorization": f"Bearer {admin_token}"}).get_json()
+    assert [(x["user_id"], x["addresses"]) for x in listed["locks"]] == [(owner["user_id"], 4)]
+    other_token = token(client, people["other"], addr="192.0.2.3").get_json()["token"]
+    assert client.get("/api/v1/admin/account-locks", headers={"Authorization": f"Bearer {other_token}"}).status_code == 403
     # the administrator sees the lock and lifts it
     admin = app.test_client()
     assert admin.post("/login", data={"username": people["admin"]["username"], "password": "Passw0rd1"}).status_code == 302
@@ -141,6 +147,8 @@ def test_failures_from_many_addresses_lock_the_account_in_the_ledger_until_an_ad
     assert admin.post(f"/admin/users/{owner['user_id']}/unlock").status_code == 302
     assert token(client, owner, addr="192.0.2.1").status_code == 200
     assert "当前没有被锁定的账号" in admin.get("/admin/users").get_data(as_text=True)
+    r = client.post(f"/api/v1/admin/users/{owner['user_id']}/unlock", headers={"Authorization": f"Bearer {admin_token}"})
+    assert r.status_code == 409 and r.get_json()["error"]["code"] == "not_locked"
     with app.app_context():
         (entry,) = db.session.scalars(select(LedgerEntry).where(LedgerEntry.kind == "account.unlocked")).all()
         assert entry.actor_id == people["admin"]["user_id"] and json.loads(entry.payload)["user_id"] == owner["user_id"]
@@ -161,3 +169,15 @@ def test_failures_older_than_every_window_are_forgotten(app, client, people):
     token(client, people["owner"], "Wrong1234", "203.0.113.77")
     with app.app_context(), db.transaction() as s:
         assert s.scalar(select(func.count()).select_from(LoginAttempt)) == 1
+
+
+def test_an_administrator_lifts_a_lock_through_the_api(app, client, people):
+    app.config.update(TRACKER_LOGIN_LOCK_ADDRESSES=2, TRACKER_LOGIN_LOCK_FAILURES=2)
+    owner = people["owner"]
+    for n in range(2):
+        token(client, owner, "Wrong1234", f"198.18.1.{n}")
+    assert token(client, owner, addr="192.0.2.9").status_code == 429
+    admin_token = token(client, people["admin"], addr="192.0.2.2").get_json()["token"]
+    r = client.post(f"/api/v1/admin/users/{owner['user_id']}/unlock", headers={"Authorization": f"Bearer {admin_token}"})
+    assert r.status_code == 200 and r.get_json()["lifted"]
+    assert token(client, owner, addr="192.0.2.9").status_code == 200
