@@ -1,6 +1,8 @@
 """SQLAlchemy models of the platform; importing this package registers every table on Base.metadata."""
 from models.base import Base, utcnow  # noqa: F401
-from models.accounts import ApiToken, Institution, LoginAttempt, LoginSession, PasswordResetCode, User  # noqa: F401
+from models.accounts import (  # noqa: F401
+    AccountLock, ApiToken, Institution, LoginAttempt, LoginSession, PasswordResetCode, User,
+)
 from models.ledger import LedgerEntry, LedgerHead  # noqa: F401
 from models.learning import (  # noqa: F401
     Chapter, ChapterProgress, ClassCourse, Course, DailyCredit, Enrollment, Heartbeat, LearningSession, LectureProgress,

@@ -105,3 +105,20 @@ class LoginAttempt(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     __table_args__ = (Index("ix_login_attempts_username_at", "username", "at"), Index("ix_login_attempts_address_at", "address", "at"))
+
+
+class AccountLock(Base):
+    """An account locked everywhere after failed logins from many addresses (tracker/accounts/throttle.py); it ends at
+    `until` or when an administrator lifts it. Both are ledger entries too."""
+
+    __tablename__ = "account_locks"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    locked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    failures: Mapped[int] = mapped_column()
+    addresses: Mapped[int] = mapped_column()
+    lifted_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    lifted_by: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])

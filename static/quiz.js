@@ -6,6 +6,7 @@
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const $ = (id) => document.getElementById(id);
   const paperForm = $("paper");
+  paperForm.addEventListener("submit", (e) => e.preventDefault());  // answers are saved one by one, never posted
   let attempt = null;
   let deadlineAt = null;  // browser time at which the exam ends (from the server's seconds_left)
   let answered = new Set();

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from models import Certificate, ChapterProgress, Institution, LedgerEntry, TrainingClass, User
 from tracker.accounts.services import create_user
-from tracker.certificates import rules
+from tracker.certificates import numbers, rules, services
 from tracker.extensions import db
 from tracker.ledger import keys, offline
 
@@ -137,7 +137,7 @@ def test_issue_is_refused_with_what_is_missing(world, api):
 
 def test_an_issued_certificate_states_the_facts_and_verifies_offline(world, issued, client):
     doc, number = issued["document"], issued["number"]
-    assert re.fullmatch(r"\d{4}-0001-00001", number)
+    assert re.fullmatch(r"\d{4}-[0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5}", number)
     facts = doc["facts"]
     assert facts["number"] == number and facts["document"] == "职业技能线上培训证明"
     assert facts["trainee"]["name"] == "张伟" and facts["trainee"]["category"] == "企业职工"
@@ -156,10 +156,11 @@ def test_an_issued_certificate_states_the_facts_and_verifies_offline(world, issu
     assert all(ok for _l, ok, _d in checks) and len(checks) == 5, checks
 
 
-def test_numbers_run_per_institution_and_one_certificate_per_class(world, issued, api):
+def test_numbers_are_not_sequential_and_one_certificate_per_class(world, issued, api):
     credit(world["trainee2"]["user_id"], world["chapters"])
     second = issue(api, world, trainee="trainee2").get_json()
-    assert second["number"].endswith("-0001-00002")
+    assert second["number"][:5] == issued["number"][:5] and second["number"] != issued["number"]
+    assert numbers.parse(second["number"]) == (second["number"], numbers.OK)
     again = issue(api, world)
     assert again.status_code == 409 and again.get_json()["error"]["code"] == "already_issued"
 
@@ -259,13 +260,16 @@ def test_the_public_page_shows_a_valid_certificate_with_the_id_masked(world, iss
     r = client.get(f"/verify/{issued['number']}")
     assert r.status_code == 200
     html = r.get_data(as_text=True)
-    assert 'data-status="valid"' in html and "张伟" in html
+    assert 'data-status="valid"' in html and "张*" in html and "张伟" not in html
     assert world["trainee"]["id_number"][:6] + "********" in html and world["trainee"]["id_number"] not in html
     assert html.count('class="ok"') == 8 and 'class="bad"' not in html
     assert client.get("/verify/2026-9999-00001").status_code == 404
     assert client.get("/verify?number=" + issued["number"]).headers["Location"].endswith(f"/verify/{issued['number']}")
+    typed = issued["number"].lower().replace("-", " ")
+    assert client.get("/verify", query_string={"number": typed}).headers["Location"].endswith(f"/verify/{issued['number']}")
     status = client.get(f"/api/v1/verify/{issued['number']}").get_json()
     assert status["valid"] and not status["revoked"] and status["summary"]["id_mask"] == issued["document"]["facts"]["trainee"]["id_mask"]
+    assert status["summary"]["name"] == "张*" and status["summary"]["status"] == "valid"
 
 
 def test_revocation_with_a_reason_shows_on_the_page(world, issued, api, client, runner, tmp_path):
@@ -279,8 +283,11 @@ def test_revocation_with_a_reason_shows_on_the_page(world, issued, api, client, 
     (entry,) = entries("certificate.revoked")
     assert json.loads(entry.payload)["reason"] == "学时记录经核查存在代学"
     html = client.get(f"/verify/{number}").get_data(as_text=True)
-    assert 'data-status="revoked"' in html and "学时记录经核查存在代学" in html
-    assert client.get(f"/api/v1/verify/{number}").get_json()["revoked"]
+    # the public sees that and when it was revoked; the reason is for the institution and regulators
+    assert 'data-status="revoked"' in html and 'id="revoked-at"' in html and "学时记录经核查存在代学" not in html
+    status = client.get(f"/api/v1/verify/{number}").get_json()
+    assert status["revoked"] and status["summary"]["status"] == "revoked" and status["revocation"]["at"]
+    assert "学时记录经核查存在代学" not in json.dumps(status, ensure_ascii=False)
     (tmp_path / "cert.json").write_bytes(offline.canonical_json(issued["document"]))
     out = runner.invoke(args=["cert", "verify", str(tmp_path / "cert.json")])
     assert out.exit_code == 2 and "REVOKED" in out.output
@@ -302,7 +309,7 @@ def test_class_page_offers_issue_for_the_eligible_and_says_what_others_miss(worl
     page = client.get(r.headers["Location"]).get_data(as_text=True)
     assert "下载PDF" in page and "撤销培训证明" in page
     html = client.get(f"/classes/{world['class_id']}").get_data(as_text=True)
-    assert "-0001-00001" in html and "出具培训证明" not in html
+    assert re.search(r"\d{4}-[0-9A-Z]{5}-[0-9A-Z]{5}", html) and "出具培训证明" not in html
     refused = client.post(f"/classes/{world['class_id']}/trainees/{world['trainee2']['user_id']}/certificate")
     assert refused.status_code == 409 and "线上有效学时" in refused.get_data(as_text=True)
 
@@ -330,3 +337,85 @@ def test_trainee_record_page_lists_certificates_and_the_record_pdf(world, issued
 def test_who_may_download_a_learning_record(world, client, who, status):
     login(client, world[who] if isinstance(world[who], str) else world[who]["username"])
     assert client.get(f"/trainees/{world['trainee']['user_id']}/record.pdf").status_code == status
+
+
+# --- numbers and what the public sees (issue 11, part 4) ----------------------------------------------------------
+
+
+def test_a_number_has_45_random_bits_and_a_check_character_that_catches_typos():
+    import random
+
+    rnd = random.Random(7)
+    issued_numbers = {numbers.new_number(2026, rnd) for _ in range(2000)}
+    assert len(issued_numbers) == 2000
+    for number in list(issued_numbers)[:50]:
+        assert re.fullmatch(r"2026-[0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5}", number)
+        assert numbers.parse(number) == (number, numbers.OK)
+        # typed from paper: lower case, spaces, no hyphens, O for 0 and I or L for 1
+        typed = number.lower().replace("-", " ").replace("0", "o").replace("1", "l")
+        assert numbers.parse(typed) == (number, numbers.OK)
+        code = number.replace("-", "")[4:]
+        for i in range(len(code)):  # every single wrong character is told apart from a wrong number
+            for c in numbers.ALPHABET:
+                if c != code[i]:
+                    assert not numbers.checks(code[:i] + c + code[i + 1:])
+    assert numbers.RANDOM_CHARS * 5 >= 40
+    assert numbers.parse("2026-0001-00001") == ("2026-0001-00001", numbers.OK)  # issued before: still verifies
+    assert numbers.parse("2026 0001 00001") == ("2026-0001-00001", numbers.OK)
+    assert numbers.parse("hello")[1] == numbers.MALFORMED and numbers.parse("x" * 100)[1] == numbers.MALFORMED
+
+
+def test_names_are_masked_after_the_first_character():
+    from tracker.certificates.public import mask_name
+
+    assert mask_name("张三") == "张*"
+    assert mask_name("欧阳娜娜") == "欧***"
+    assert mask_name("买买提·艾力") == "买**·**"
+    assert mask_name("王") == "*" and mask_name("") == ""
+
+
+def test_the_public_page_and_api_show_what_they_must_and_no_more(world, issued, client, app):
+    with app.app_context():
+        db.session.execute(TrainingClass.__table__.update().values(occupation="电工"))
+        db.session.commit()
+    facts = issued["document"]["facts"]
+    typed = issued["number"].lower().replace("-", " ")
+    r = client.get(f"/verify/{typed}")
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    summary = html[html.index('id="summary"'):html.index("</dl>", html.index('id="summary"'))]
+    for shown in ("张*", facts["trainee"]["id_mask"], facts["class"]["name"], str(facts["online"]["credited_class_hours"]),
+                  issued["number"]):
+        assert shown in summary, shown
+    for hidden in ("张伟", "企业职工", "身份类别", "结业考试", "过程拍照", "学习日期", facts["institution"]["name"]):
+        assert hidden not in html, hidden
+    status = client.get(f"/api/v1/verify/{typed}").get_json()
+    assert set(status["summary"]) == {"name", "id_mask", "occupation", "level", "class", "credited_class_hours",
+                                      "required_class_hours", "issued_at", "status", "revoked_at"}
+    assert status["number"] == issued["number"] and status["summary"]["name"] == "张*"
+    body = json.dumps(status, ensure_ascii=False)
+    assert "企业职工" not in body and "张伟" not in body and '"exam"' not in body and "photo_checks" not in body
+
+
+def test_a_mistyped_number_is_told_apart_from_an_unknown_one(world, issued, client):
+    number = issued["number"]
+    last = number[-1]
+    wrong = number[:-1] + next(c for c in numbers.ALPHABET if c != last)
+    r = client.get(f"/api/v1/verify/{wrong}")
+    assert r.status_code == 400 and r.get_json()["error"]["code"] == "number_mistyped"
+    page = client.get(f"/verify/{wrong}")
+    assert page.status_code == 400 and "校验位不符" in page.get_data(as_text=True)
+    unknown = numbers.new_number(2026)
+    assert client.get(f"/api/v1/verify/{unknown}").status_code == 404
+    assert "未找到" in client.get(f"/verify/{unknown}").get_data(as_text=True)
+
+
+def test_a_certificate_numbered_the_old_way_still_verifies(world, api, client, monkeypatch):
+    monkeypatch.setattr(services, "next_number", lambda s, year: f"{year}-0001-00001")
+    credit(world["trainee"]["user_id"], world["chapters"])
+    r = issue(api, world)
+    assert r.status_code == 201
+    number = r.get_json()["number"]
+    assert re.fullmatch(r"\d{4}-0001-00001", number)
+    assert client.get(f"/verify/{number.replace('-', ' ')}").status_code == 200
+    assert client.get(f"/api/v1/verify/{number}").get_json()["valid"]

@@ -49,6 +49,10 @@ def create_app(config=None):
     socketio.init_app(app, async_mode="threading", async_handlers=False,
                       message_queue=cfg["TRACKER_SOCKETIO_QUEUE"] or None)
     errors.init_app(app)
+    from tracker import limits
+    limits.init_app(app)  # body size per route, rate limits per address
+    from tracker import headers
+    headers.init_app(app)  # CSP, framing, referrer, nosniff; HSTS under TRACKER_HTTPS
     from tracker.clock import beijing, beijing_date
     app.add_template_filter(beijing)  # people read Beijing time; data and the ledger keep UTC
     app.add_template_filter(beijing_date)

@@ -55,11 +55,32 @@ def load_config(overrides=None):
         "TRACKER_PORT": _int("TRACKER_PORT", 5000),
         "TRACKER_HTTPS": os.environ.get("TRACKER_HTTPS", "") not in ("", "0", "false"),
         "TRACKER_SOCKETIO_QUEUE": os.environ.get("TRACKER_SOCKETIO_QUEUE", ""),
-        # Failed logins per account (or per address) within the window before further tries are refused.
+        # Login throttling (tracker/accounts/throttle.py): failures of one account from one address, and failures
+        # from one address over all accounts, within the window (seconds) before that address must wait.
         "TRACKER_LOGIN_MAX_FAILURES": _int("TRACKER_LOGIN_MAX_FAILURES", 5),
+        "TRACKER_LOGIN_ADDRESS_MAX_FAILURES": _int("TRACKER_LOGIN_ADDRESS_MAX_FAILURES", 20),
         "TRACKER_LOGIN_WINDOW": _int("TRACKER_LOGIN_WINDOW", 900),
+        # An account is locked everywhere for LOCK_SECONDS only after LOCK_FAILURES failures from LOCK_ADDRESSES
+        # different addresses within LOCK_WINDOW seconds; an administrator may lift the lock.
+        "TRACKER_LOGIN_LOCK_ADDRESSES": _int("TRACKER_LOGIN_LOCK_ADDRESSES", 10),
+        "TRACKER_LOGIN_LOCK_FAILURES": _int("TRACKER_LOGIN_LOCK_FAILURES", 30),
+        "TRACKER_LOGIN_LOCK_WINDOW": _int("TRACKER_LOGIN_LOCK_WINDOW", 3600),
+        "TRACKER_LOGIN_LOCK_SECONDS": _int("TRACKER_LOGIN_LOCK_SECONDS", 24 * 3600),
         "TRACKER_TOKEN_TTL": _int("TRACKER_TOKEN_TTL", 7 * 24 * 3600),
-        "MAX_CONTENT_LENGTH": _int("TRACKER_MAX_UPLOAD", 512 * 1024 * 1024),
+        # Request bodies (tracker/limits.py decides per route): JSON and forms, photos, spreadsheets, videos.
+        "TRACKER_MAX_BODY": _int("TRACKER_MAX_BODY", 1024 * 1024),
+        "TRACKER_MAX_PHOTO": _int("TRACKER_MAX_PHOTO", 8 * 1024 * 1024),
+        "TRACKER_MAX_SPREADSHEET": _int("TRACKER_MAX_SPREADSHEET", 10 * 1024 * 1024),
+        "TRACKER_MAX_UPLOAD": _int("TRACKER_MAX_UPLOAD", 512 * 1024 * 1024),
+        # Rate limits per address (Flask-Limiter notation), and where their counters live: memory:// in one
+        # process; a shared store such as redis://host:6379/1 when several web processes run.
+        "TRACKER_VERIFY_RATE": os.environ.get("TRACKER_VERIFY_RATE", "30 per minute;300 per day"),
+        "TRACKER_REGISTER_RATE": os.environ.get("TRACKER_REGISTER_RATE", "10 per minute;60 per hour"),
+        "TRACKER_RATELIMIT_STORAGE": os.environ.get("TRACKER_RATELIMIT_STORAGE", "memory://"),
+        "TRACKER_RATELIMIT_ENABLED": os.environ.get("TRACKER_RATELIMIT_ENABLED", "1") not in ("0", "false"),
+        # Proxies in front of the platform whose X-Forwarded-For/-Proto/-Host are trusted (0: none; the address
+        # that rate limits and login throttling count by is then the connection's own).
+        "TRACKER_PROXY_HOPS": _int("TRACKER_PROXY_HOPS", 0),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,
@@ -68,6 +89,9 @@ def load_config(overrides=None):
     cfg.update(overrides)
     cfg["TRACKER_CLOCK_ORIGIN"] = time.time()
     cfg["SESSION_COOKIE_SECURE"] = bool(cfg["TRACKER_HTTPS"])
+    # The app-wide ceiling; tracker/limits.py lowers it per route before the body is read.
+    cfg["MAX_CONTENT_LENGTH"] = max(cfg["TRACKER_MAX_BODY"], cfg["TRACKER_MAX_PHOTO"], cfg["TRACKER_MAX_SPREADSHEET"],
+                                    cfg["TRACKER_MAX_UPLOAD"])
     return cfg
 
 

@@ -38,6 +38,24 @@ def browser(playwright_instance, tmp_path_factory):
     b.close()
 
 
+@pytest.fixture(autouse=True)
+def no_csp_violations(monkeypatch):
+    """Every page the browser tests open reports no Content Security Policy violation in its console."""
+    from playwright.sync_api import Browser
+
+    violations = []
+
+    def watch(target):
+        target.on("console", lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None)
+        return target
+
+    new_context, new_page = Browser.new_context, Browser.new_page
+    monkeypatch.setattr(Browser, "new_context", lambda self, *a, **kw: watch(new_context(self, *a, **kw)))
+    monkeypatch.setattr(Browser, "new_page", lambda self, *a, **kw: watch(new_page(self, *a, **kw)))
+    yield violations
+    assert violations == []
+
+
 @pytest.fixture(scope="module")
 def live(tmp_path_factory, demo_videos):
     # The player's crediting without photo checks; tests/e2e/test_photo_checks.py covers them.

@@ -52,24 +52,24 @@ def test_a_trainee_signs_in_in_the_live_room_is_credited_for_presence_and_leaves
         page.goto(f"{live.url}/learn")
         page.click(f'li[data-lecture-id="{lecture_id}"] a')  # upcoming: the room is open 15 minutes before
         page.wait_for_url(f"**/learn/lectures/{lecture_id}")
-        page.wait_for_function("window.trackerPlayer && window.trackerPlayer.sessionId", timeout=30000)
+        page.wait_for_function("() => window.trackerPlayer && window.trackerPlayer.sessionId", timeout=30000)
         session_id = page.evaluate("window.trackerPlayer.sessionId")
         if time.time() < starts - 2:
             assert "距开播还有" in page.inner_text("#countdown") and page.evaluate(
                 "document.getElementById('stream-video').paused")
-        page.wait_for_function("document.getElementById('face-status').textContent.includes('签到成功')", timeout=60000)
+        page.wait_for_function("() => document.getElementById('face-status').textContent.includes('签到成功')", timeout=60000)
         assert session_checks(live, session_id)[0][:3] == ("photo_signin", "passed", None)
 
         # from the start the stream plays by itself, and presence is credited
-        page.wait_for_function("document.getElementById('countdown').hidden && "
+        page.wait_for_function("() => document.getElementById('countdown').hidden && "
                                "!document.getElementById('stream-video').paused", timeout=30000)
         # the page shows minutes to one decimal: 0.3 is at least 15 s, well above the 10 s asserted below
-        page.wait_for_function("parseFloat(document.getElementById('lecture-credited').textContent) >= 0.3", timeout=60000)
+        page.wait_for_function("() => parseFloat(document.getElementById('lecture-credited').textContent) >= 0.3", timeout=60000)
         assert "在场计时中" in page.inner_text("#status")
         assert page.evaluate("document.documentElement.scrollWidth") <= 375  # no horizontal scroll on a phone
 
         page.click("#leave")
-        page.wait_for_function("document.getElementById('status').textContent.includes('您已离开直播间')", timeout=20000)
+        page.wait_for_function("() => document.getElementById('status').textContent.includes('您已离开直播间')", timeout=20000)
         page.wait_for_timeout(500)
         context.close()
     finally:

@@ -65,7 +65,7 @@ def open_player(page, live, trainee, chapter=0):
     login(page, live.url, trainee["username"], trainee["password"])
     chapter_id = live.demo["classes"][0]["chapters"][chapter]["chapter_id"]
     page.goto(f"{live.url}/learn/chapters/{chapter_id}")
-    page.wait_for_function("window.trackerPlayer && window.trackerPlayer.sessionId")
+    page.wait_for_function("() => window.trackerPlayer && window.trackerPlayer.sessionId")
     return page.evaluate("window.trackerPlayer.sessionId")
 
 
@@ -89,17 +89,17 @@ def test_sign_in_passes_credit_starts_and_a_random_check_is_answered_by_the_page
     try:
         page = browser.new_page()
         session_id = open_player(page, live, obama_trainee)
-        page.wait_for_function("document.getElementById('face-status').textContent.includes('签到成功')", timeout=60000)
+        page.wait_for_function("() => document.getElementById('face-status').textContent.includes('签到成功')", timeout=60000)
         assert "已拍照核验" in page.inner_text("#face-status")
         assert page.is_visible("#face-shot") and page.is_visible("#face-camera")
         assert session_checks(live, session_id)[0][:3] == ("photo_signin", "passed", None)
 
         page.evaluate("document.getElementById('video').play()")
-        page.wait_for_function("parseFloat(document.getElementById('session-credited').textContent) > 0", timeout=40000)
+        page.wait_for_function("() => parseFloat(document.getElementById('session-credited').textContent) > 0", timeout=40000)
 
         # The random check comes ~30 s after the sign-in, over the socket or in a heartbeat's answer: nobody clicks.
-        page.wait_for_function("window.trackerPlayer.photosAnswered >= 2", timeout=90000)
-        page.wait_for_function("document.getElementById('face-status').textContent.includes('通过')", timeout=30000)
+        page.wait_for_function("() => window.trackerPlayer.photosAnswered >= 2", timeout=90000)
+        page.wait_for_function("() => document.getElementById('face-status').textContent.includes('通过')", timeout=30000)
         rows = session_checks(live, session_id)
         assert [r[:2] for r in rows[:2]] == [("photo_signin", "passed"), ("photo_random", "passed")], rows
         assert all(r[3] is not None and r[3] < 0.5 for r in rows[:2])
@@ -124,11 +124,11 @@ def test_a_camera_showing_another_person_fails_sign_in_and_nothing_is_credited(l
     try:
         page = browser.new_page()
         session_id = open_player(page, live, obama_trainee, chapter=1)
-        page.wait_for_function("document.getElementById('face-status').textContent.includes('未通过')", timeout=60000)
+        page.wait_for_function("() => document.getElementById('face-status').textContent.includes('未通过')", timeout=60000)
         status = page.inner_text("#face-status")
         assert "不符" in status and "已拍照核验" in status
         page.evaluate("document.getElementById('video').play()")
-        page.wait_for_function("document.getElementById('video').currentTime > 12", timeout=60000)
+        page.wait_for_function("() => document.getElementById('video').currentTime > 12", timeout=60000)
         page.wait_for_timeout(5500)  # one more heartbeat
         assert float(page.inner_text("#session-credited")) == 0
         page.close()
@@ -147,8 +147,8 @@ def test_liveness_sign_in_with_a_blink(live, biden_trainee, playwright_instance,
     try:
         page = browser.new_page()
         session_id = open_player(page, live, biden_trainee)
-        page.wait_for_function("document.getElementById('face-status').textContent.includes('眨')", timeout=40000, polling=100)
-        page.wait_for_function("document.getElementById('face-status').textContent.includes('签到成功')", timeout=60000)
+        page.wait_for_function("() => document.getElementById('face-status').textContent.includes('眨')", timeout=40000, polling=100)
+        page.wait_for_function("() => document.getElementById('face-status').textContent.includes('签到成功')", timeout=60000)
         page.close()
     finally:
         browser.close()
@@ -168,14 +168,14 @@ def test_sign_in_on_a_phone_after_enrolling_an_uploaded_photo(live, playwright_i
         # no face yet: the player says so and links to the enrolment page
         chapter_id = live.demo["classes"][0]["chapters"][0]["chapter_id"]
         page.goto(f"{live.url}/learn/chapters/{chapter_id}")
-        page.wait_for_function("document.getElementById('face-status').textContent.includes('还没有登记人脸')", timeout=20000)
+        page.wait_for_function("() => document.getElementById('face-status').textContent.includes('还没有登记人脸')", timeout=20000)
         page.click("#face-status a")
         page.wait_for_url("**/faces/enrol**")
         page.set_input_files("#enrol-upload", str(FACES / "examples/knn_examples/train/alex_lacamoire/img1.jpg"))
-        page.wait_for_function("(document.getElementById('enrol-result') || {}).textContent.includes('人脸登记成功')",
+        page.wait_for_function("() => (document.getElementById('enrol-result') || {}).textContent.includes('人脸登记成功')",
                                timeout=60000, polling=100)
         page.wait_for_url(lambda url: urlsplit(url).path == f"/learn/chapters/{chapter_id}", timeout=10000)  # back
-        page.wait_for_function("document.getElementById('face-status').textContent.includes('签到成功')", timeout=60000)
+        page.wait_for_function("() => document.getElementById('face-status').textContent.includes('签到成功')", timeout=60000)
         assert page.evaluate("document.documentElement.scrollWidth") <= 375  # no horizontal scroll on a phone
         box = page.locator("#face-camera").bounding_box()
         assert box["width"] <= 120 and page.evaluate("document.getElementById('face-camera').playsInline")
@@ -197,7 +197,7 @@ def test_enrolment_with_the_camera_on_the_enrolment_page(live, playwright_instan
         page.click("#enrol-start")
         page.wait_for_selector("#enrol-shoot", state="visible")
         page.click("#enrol-shoot")
-        page.wait_for_function("document.getElementById('enrol-result').textContent.includes('人脸登记成功')", timeout=60000)
+        page.wait_for_function("() => document.getElementById('enrol-result').textContent.includes('人脸登记成功')", timeout=60000)
         page.close()
     finally:
         browser.close()
@@ -212,7 +212,7 @@ def test_camera_permission_denied_is_explained(live, biden_trainee, playwright_i
     try:
         page = browser.new_page()
         open_player(page, live, trainee)
-        page.wait_for_function("document.getElementById('face-status').textContent.includes('权限被拒绝')", timeout=20000)
+        page.wait_for_function("() => document.getElementById('face-status').textContent.includes('权限被拒绝')", timeout=20000)
         assert "不计学时" in page.inner_text("#face-status")
         page.close()
     finally:
@@ -231,7 +231,7 @@ def test_the_exam_starts_with_a_photo_check_taken_in_the_page_and_records_leavin
 
     def answer_photo_if_asked(page):
         if page.is_visible("#photo"):
-            page.wait_for_function("document.getElementById('photo-video').videoWidth > 0", timeout=20000)
+            page.wait_for_function("() => document.getElementById('photo-video').videoWidth > 0", timeout=20000)
             page.click("#photo-take")
             page.wait_for_selector("#photo", state="hidden", timeout=60000)
 

@@ -25,12 +25,12 @@ def test_player_credits_forty_seconds_and_refuses_seeking_ahead(live, browser):
     page = browser.new_page()
     login(page, live.url, trainee["username"])
     page.goto(f"{live.url}/learn/chapters/{chapter['chapter_id']}")
-    page.wait_for_function("window.trackerPlayer && window.trackerPlayer.sessionId")
-    page.wait_for_function("document.getElementById('video').readyState >= 1")
+    page.wait_for_function("() => window.trackerPlayer && window.trackerPlayer.sessionId")
+    page.wait_for_function("() => document.getElementById('video').readyState >= 1")
     page.evaluate("document.getElementById('video').play()")
-    page.wait_for_function("document.getElementById('video').currentTime > 1", timeout=30000)
+    page.wait_for_function("() => document.getElementById('video').currentTime > 1", timeout=30000)
     # some 42 s of playback, however long a loaded machine takes to play them
-    page.wait_for_function("document.getElementById('video').currentTime >= 42", timeout=120000)
+    page.wait_for_function("() => document.getElementById('video').currentTime >= 42", timeout=120000)
     position, seek_time = page.evaluate("[document.getElementById('video').currentTime, Date.now() / 1000]")
     assert position >= 40
     # try to seek ahead, as dragging the bar would
@@ -45,7 +45,7 @@ def test_player_credits_forty_seconds_and_refuses_seeking_ahead(live, browser):
     while not live.sql(f"SELECT 1 FROM heartbeats WHERE session_id = {session_id} AND client_time > {seek_time}"):
         assert time.time() < deadline, "no heartbeat after the seek attempt"
         time.sleep(0.2)
-    page.wait_for_function("parseFloat(document.getElementById('chapter-credited').textContent) * 60 >= 30", timeout=10000)
+    page.wait_for_function("() => parseFloat(document.getElementById('chapter-credited').textContent) * 60 >= 30", timeout=10000)
     credited_text = float(page.inner_text("#chapter-credited"))
     page.close()
     played_on = time.time() - seek_time  # honest playback since `position` can have gone no further than this
@@ -72,24 +72,24 @@ def test_heartbeats_buffered_offline_are_resent_and_a_second_tab_stops_the_first
     page = context.new_page()
     login(page, live.url, trainee["username"])
     page.goto(f"{live.url}/learn/chapters/{chapter['chapter_id']}")
-    page.wait_for_function("window.trackerPlayer && window.trackerPlayer.sessionId")
+    page.wait_for_function("() => window.trackerPlayer && window.trackerPlayer.sessionId")
     session_id = page.evaluate("window.trackerPlayer.sessionId")
     page.evaluate("document.getElementById('video').play()")
-    page.wait_for_function("document.getElementById('video').currentTime > 6", timeout=30000)
+    page.wait_for_function("() => document.getElementById('video').currentTime > 6", timeout=30000)
     context.set_offline(True)  # the phone loses its connection for twelve seconds; the video plays on
     page.wait_for_timeout(12000)
     # two heartbeats at least (every 5 s) are kept unsent; a timer late on a loaded machine gets a few more seconds
-    page.wait_for_function("window.trackerPlayer.pending >= 2", timeout=6000)
+    page.wait_for_function("() => window.trackerPlayer.pending >= 2", timeout=6000)
     context.set_offline(False)
-    page.wait_for_function("window.trackerPlayer.pending === 0", timeout=30000)
+    page.wait_for_function("() => window.trackerPlayer.pending === 0", timeout=30000)
     page.wait_for_timeout(6000)
     watched = page.evaluate("document.getElementById('video').currentTime")
 
     # the same trainee opens the chapter in a second tab: the first stops with a message
     second = context.new_page()
     second.goto(f"{live.url}/learn/chapters/{chapter['chapter_id']}")
-    second.wait_for_function("window.trackerPlayer && window.trackerPlayer.sessionId")
-    page.wait_for_function("document.getElementById('video').paused", timeout=20000)
+    second.wait_for_function("() => window.trackerPlayer && window.trackerPlayer.sessionId")
+    page.wait_for_function("() => document.getElementById('video').paused", timeout=20000)
     assert "其他设备" in page.inner_text("#notice")
     context.close()
 
@@ -107,7 +107,7 @@ def test_a_notice_from_staff_appears_live_in_the_player(live, browser):
     page = browser.new_page(viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True)
     login(page, live.url, trainee["username"])
     page.goto(f"{live.url}/learn/chapters/{chapter['chapter_id']}")
-    page.wait_for_function("window.trackerPlayer && window.trackerPlayer.inRoom", timeout=30000)
+    page.wait_for_function("() => window.trackerPlayer && window.trackerPlayer.inRoom", timeout=30000)
     assert not page.is_visible("#class-notices")
     staff = live.token(live.account("staff")["username"])
     r = requests.post(f"{live.url}/api/v1/classes/{live.demo['classes'][0]['class_id']}/notices",

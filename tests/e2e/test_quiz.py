@@ -70,7 +70,7 @@ def answer_all(page, live, questions):
         else:
             page.fill(f"{box} input", key[0])
             page.press(f"{box} input", "Tab")
-        page.wait_for_function(f"document.querySelector('{box} .saved').textContent === '已保存'")
+        page.wait_for_function(f"() => document.querySelector('{box} .saved').textContent === '已保存'")
 
 
 def test_trainee_without_the_hours_sees_the_exam_locked_with_the_time_missing(live, browser):
@@ -98,7 +98,7 @@ def test_a_question_reaches_the_staff_inbox_live_and_the_answer_reaches_the_trai
     try:
         login(staff, live.url, live.account("staff")["username"])
         staff.goto(live.url + "/qa")
-        staff.wait_for_function("window.trackerQa.socket.connected")
+        staff.wait_for_function("() => window.trackerQa.socket.connected")
         waiting = int(staff.inner_text("#qa-count"))
 
         login(me, live.url, trainee["username"])
@@ -107,25 +107,25 @@ def test_a_question_reaches_the_staff_inbox_live_and_the_answer_reaches_the_trai
         me.click("form:has(textarea[name=text]) button[type=submit]")  # not the menu's logout button
         me.wait_for_selector(".qa-thread")
         thread_id = int(me.get_attribute(".qa-thread", "data-thread-id"))
-        me.wait_for_function("window.trackerQa.socket.connected")
+        me.wait_for_function("() => window.trackerQa.socket.connected")
 
         # the staff's inbox gets the row and the badge without a reload
         row = f'#threads tr[data-thread-id="{thread_id}"]'
         staff.wait_for_selector(row, timeout=15000)
         assert chapter["title"] in staff.inner_text(row) and "待回复" in staff.inner_text(row)
-        staff.wait_for_function(f"document.getElementById('qa-badge').textContent === '{waiting + 1}'", timeout=15000)
+        staff.wait_for_function(f"() => document.getElementById('qa-badge').textContent === '{waiting + 1}'", timeout=15000)
 
         staff.click(f"{row} a")
         staff.wait_for_selector("#reply-form")
-        staff.wait_for_function("window.trackerQa.socket.connected")
+        staff.wait_for_function("() => window.trackerQa.socket.connected")
         staff.fill("#reply-form textarea", "要，先确认验电笔完好。")
         staff.click("#reply-form button[type=submit]")
 
         # the trainee's page shows the answer and the thread's new state without a reload
-        me.wait_for_function(f"document.querySelector('.qa-posts[data-thread-id=\"{thread_id}\"]').textContent"
+        me.wait_for_function(f"() => document.querySelector('.qa-posts[data-thread-id=\"{thread_id}\"]').textContent"
                              ".includes('先确认验电笔完好')", timeout=15000)
         assert me.inner_text(".qa-thread .thread-status") == "老师已回复"
-        staff.wait_for_function(f"document.getElementById('qa-badge').textContent === '{waiting}'", timeout=15000)
+        staff.wait_for_function(f"() => document.getElementById('qa-badge').textContent === '{waiting}'", timeout=15000)
         assert staff.is_visible("#qa-badge") == (waiting > 0)
     finally:
         staff_ctx.close()

@@ -86,7 +86,7 @@ def test_regulator_sees_photo_check_thumbnails_in_a_trace(live, browser, tmp_pat
     gallery.first.scroll_into_view_if_needed()
     thumbs = page.locator("#checks img.check-photo")
     assert thumbs.count() == 2
-    page.wait_for_function("[...document.querySelectorAll('#checks img.check-photo')]"
+    page.wait_for_function("() => [...document.querySelectorAll('#checks img.check-photo')]"
                            ".every(img => img.complete && img.naturalWidth > 100)", timeout=15000)
     captions = gallery.all_inner_texts()
     assert "签到拍照" in captions[0] and "通过" in captions[0] and "人脸距离" in captions[0]

@@ -7,6 +7,7 @@ from tracker.api import bp, json_body
 from tracker.api.openapi import _op, _s, extend
 from tracker.errors import ApiError
 from tracker.extensions import db
+from tracker.limits import register_limit
 from tracker.security import api_auth, can_view_trainee, issue_token, load_current_user, sign_in_browser, sign_out_browser
 
 
@@ -28,6 +29,7 @@ def user_json(user):
 
 
 @bp.post("/auth/register")
+@register_limit
 def register():
     s = db.session
     user = services.register_trainee(s, json_body(), address=request.remote_addr)

@@ -10,12 +10,12 @@ import secrets
 from datetime import datetime, timedelta, timezone
 
 from flask import current_app
-from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy import delete, exists, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from models import ApiToken, Enrollment, LoginAttempt, LoginSession, PasswordResetCode, TrainingClass, User
 from tracker import ledger
-from tracker.accounts import services
+from tracker.accounts import locks, services
 from tracker.accounts.rules import RuleError, validate_password
 
 TOUCH_EVERY = timedelta(seconds=60)  # last seen / last used are written at most this often: reads stay reads
@@ -146,17 +146,14 @@ def end_everything(s, user_id, keep_session_id=None):
 
 
 def _check_current_password(s, user, password, address):
-    """The current password, throttled like a login (a stolen session must not become a password oracle)."""
-    cfg = current_app.config
-    key = f"#{user.id}"  # the key authenticate() counts failures under: both paths share one budget
-    since = now_utc() - timedelta(seconds=cfg["TRACKER_LOGIN_WINDOW"])
-    failures = s.scalar(select(func.count()).where(LoginAttempt.username == key, LoginAttempt.at >= since))
-    if failures >= cfg["TRACKER_LOGIN_MAX_FAILURES"]:
-        raise RuleError("too_many_attempts", f"密码错误次数过多，请{cfg['TRACKER_LOGIN_WINDOW'] // 60}分钟后再试", status=429)
+    """The current password, throttled like a login (a stolen session must not become a password oracle): the
+    same keys and limits as authenticate(), so both paths share one budget and neither locks the owner out."""
+    key, address = f"#{user.id}", (address or "unknown")[:64]
+    locks.check(s, key, address, user.id)
     stored = user.password_hash
     s.rollback()  # end the transaction before the slow hash: SQLite's write lock must not wait on scrypt
     if not isinstance(password, str) or not password or not check_password_hash(stored, password[:128]):
-        s.add(LoginAttempt(username=key, address=(address or "")[:64]))
+        locks.record_failure(s, key, address, user.id)
         s.commit()
         raise RuleError("wrong_password", "当前密码不正确", "current_password")
 

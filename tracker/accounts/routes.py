@@ -3,9 +3,10 @@ from flask import Blueprint, abort, current_app, g, make_response, redirect, ren
 from sqlalchemy import select
 
 from models import User
-from tracker.accounts import credentials, services
+from tracker.accounts import credentials, locks, services
 from tracker.accounts.rules import CATEGORIES, FACE_CONSENT_TEXT, RuleError, mask_id_number, mask_phone
 from tracker.extensions import db
+from tracker.limits import register_limit
 from tracker.security import load_current_user, page_auth, sign_in_browser, sign_out_browser
 
 bp = Blueprint("accounts", __name__)
@@ -46,6 +47,7 @@ def logout():
 
 
 @bp.route("/register", methods=["GET", "POST"])
+@register_limit
 def register():
     ctx = {"categories": CATEGORIES, "consent_text": FACE_CONSENT_TEXT}
     if request.method == "GET":
@@ -170,7 +172,18 @@ def issue_password_reset(trainee_id):
 @page_auth("admin")
 def admin_users():
     users = db.session.scalars(select(User).order_by(User.id)).all()
+    standing = {lock.user_id: lock for lock in locks.active_locks(db.session)}
     rows = [{"id": u.id, "name": u.name, "role": u.role, "id_mask": mask_id_number(u.id_number),
              "phone_mask": mask_phone(u.phone), "institution": u.institution.name if u.institution else "",
-             "region_code": u.region_code or ""} for u in users]
-    return render_template("admin_users.html", rows=rows)
+             "region_code": u.region_code or "", "lock": standing.get(u.id)} for u in users]
+    return render_template("admin_users.html", rows=rows, locked=[r for r in rows if r["lock"]])
+
+
+@bp.post("/admin/users/<int:user_id>/unlock")
+@page_auth("admin")
+def admin_unlock(user_id):
+    """Lift an account-wide login lock (recorded in the ledger)."""
+    s = db.session
+    locks.lift(s, user_id, load_current_user())
+    s.commit()
+    return redirect(url_for("accounts.admin_users"))

@@ -2,16 +2,17 @@
 import hashlib
 import hmac
 import unicodedata
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from flask import current_app
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from models import Institution, LoginAttempt, User
+from models import Institution, User
 from models.accounts import ROLES
 from tracker import ledger
+from tracker.accounts import locks
 from tracker.accounts.rules import (
     FACE_CONSENT_VERSION,
     RuleError,
@@ -143,11 +144,11 @@ def find_login(s, username):
 
 
 def authenticate(s, username, password, address, via):
-    """Check a login; throttle repeated failures per account name and per address.
+    """Check a login; throttle failures per account and address, per address, and lock an account everywhere
+    only after failures from many addresses (tracker/accounts/throttle.py).
 
     A failure is committed on its own so that throttling holds even though the login is refused.
     """
-    cfg = current_app.config
     if not isinstance(username, str) or not isinstance(password, str) or not username.strip() or not password:
         raise RuleError("missing_field", "请输入账号和密码")
     if any(unicodedata.category(c) == "Cc" for c in username):  # no account has one; PostgreSQL refuses NUL
@@ -155,23 +156,19 @@ def authenticate(s, username, password, address, via):
     user = find_login(s, username)
     # Failures count against the account, however it was typed (phone or ID number); unknown names by the name.
     key = f"#{user.id}" if user else username.strip().upper()[:64]
-    since = datetime.now(timezone.utc) - timedelta(seconds=cfg["TRACKER_LOGIN_WINDOW"])
-    limit = cfg["TRACKER_LOGIN_MAX_FAILURES"]
-    by_name = s.scalar(select(func.count()).where(LoginAttempt.username == key, LoginAttempt.at >= since))
-    by_addr = s.scalar(select(func.count()).where(LoginAttempt.address == address, LoginAttempt.at >= since))
-    if by_name >= limit or by_addr >= limit * 4:
-        raise RuleError("too_many_attempts", f"登录失败次数过多，请{cfg['TRACKER_LOGIN_WINDOW'] // 60}分钟后再试", status=429)
+    address = (address or "unknown")[:64]
+    locks.check(s, key, address, user.id if user else None)  # per account and address, per address, account lock
     user_id, stored, active = (user.id, user.password_hash, user.is_active) if user else (None, _DUMMY_HASH, False)
     # End the transaction before the slow hash: SQLite's write lock must not wait on scrypt.
     s.rollback()
     # Hash even for unknown accounts, so timing does not reveal which accounts exist.
     ok = check_password_hash(stored, password[:128])
     if not ok or not active:
-        s.add(LoginAttempt(username=key, address=address))
+        locks.record_failure(s, key, address, user_id)
         s.commit()
         raise RuleError("login_failed", "账号或密码错误")
     user = s.get(User, user_id)
-    s.execute(delete(LoginAttempt).where(LoginAttempt.username == key))
+    locks.record_success(s, key, address)
     ledger.append(s, "account.login", {"user_id": user.id, "via": via, "address": address}, actor_id=user.id, subject_id=user.id)
     return user
 

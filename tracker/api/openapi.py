@@ -14,7 +14,8 @@ def _op(summary, *, auth=True, body=None, ok=200, ok_schema=None, errors=(400, 4
         op["responses"][str(code)] = {"description": "错误", "content": {"application/json": {"schema": ERROR}}}
     if auth:
         op["security"] = [{"bearer": []}, {"cookie": []}]
-    if body:
+    if body:  # every JSON body is limited (TRACKER_MAX_BODY, 1 MB by default): 413 before it is read
+        op["responses"].setdefault("413", {"description": "请求体过大", "content": {"application/json": {"schema": ERROR}}})
         required = [k for k, v in body.items() if v.pop("required", False)]
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": {
             "type": "object", "properties": body, "required": required}}}}
@@ -29,13 +30,15 @@ def document():
     from tracker.accounts.rules import CATEGORIES
 
     paths = {
-        "/auth/register": {"post": _op("学员实名注册", auth=False, ok=201, tag="accounts", errors=(400, 409, 415), body={
+        "/auth/register": {"post": _op("学员实名注册（按来源地址限流，超出 429 too_many_requests）", auth=False, ok=201,
+                                       tag="accounts", errors=(400, 409, 415, 429), body={
             "name": _s("string", True, maxLength=50), "id_number": _s("string", True, pattern="^[0-9]{17}[0-9Xx]$"),
             "phone": _s("string", True, pattern="^1[3-9][0-9]{9}$"), "category": _s("string", True, enum=list(CATEGORIES)),
             "employer": _s("string", True, maxLength=100), "password": _s("string", True, minLength=8),
             "face_consent": _s("boolean", True)},
             ok_schema={"type": "object", "properties": {"user_id": {"type": "integer"}}})},
-        "/auth/token": {"post": _op("登录获取访问令牌（用户名为身份证号或手机号）", auth=False, tag="accounts", errors=(400, 415, 429),
+        "/auth/token": {"post": _op("登录获取访问令牌（用户名为身份证号或手机号）；失败过多时 429：too_many_attempts（本地址对该账号）、"
+                                    "address_throttled（本地址）、account_locked（多地址失败后账号锁定，管理员可解除）", auth=False, tag="accounts", errors=(400, 415, 429),
                                     body={"username": _s("string", True), "password": _s("string", True)},
                                     ok_schema={"type": "object", "properties": {"token": {"type": "string"}}})},
         "/me": {"get": _op("当前用户（身份证号、手机号已脱敏）", tag="accounts", errors=(401,))},

@@ -4,6 +4,7 @@ from flask import jsonify
 from tracker.api import bp
 from tracker.api.openapi import document
 from tracker.accounts import api as _accounts_api  # noqa: F401
+from tracker.accounts import locks_api as _locks_api  # noqa: F401
 from tracker.assessment import api as _assessment_api  # noqa: F401
 from tracker.certificates import api as _certificates_api  # noqa: F401
 from tracker.learning import api as _learning_api  # noqa: F401

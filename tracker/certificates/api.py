@@ -5,11 +5,13 @@ from flask import jsonify
 from models import TrainingClass
 from tracker.api import bp, json_body
 from tracker.api.openapi import _op, extend
-from tracker.certificates import services
+from tracker.certificates import numbers, services
+from tracker.certificates.public import public_summary
 from tracker.certificates.rules import eligibility
 from tracker.db import valid_id
 from tracker.errors import ApiError
 from tracker.extensions import db
+from tracker.limits import verify_limit
 from tracker.security import api_auth, can_view_class, load_current_user
 
 
@@ -75,21 +77,24 @@ def certificate_revoke(number):
 
 
 @bp.get("/verify/<number>")
+@verify_limit
 def certificate_status(number):
-    """Public, like the page /verify/<number>: valid or revoked, the summary with the ID masked, the checks made."""
+    """Public, like the page /verify/<number>: valid or revoked (and when), the summary the public may see
+    (tracker/certificates/public.py), the checks made."""
     s = db.session
-    cert = services.by_number(s, number)
+    canonical, problem = numbers.parse(number)
+    if problem == numbers.MISTYPED:
+        raise ApiError(400, "number_mistyped", "证书编号校验位不符，可能有字符输错，请核对后重新输入")
+    cert = services.by_number(s, canonical) if problem == numbers.OK else None
     if cert is None:
         raise ApiError(404, "not_found", "培训证明不存在")
     result = services.check(s, cert)
-    facts, rev = result["facts"], result["revocation"]
+    summary = public_summary(result)
     return jsonify({
         "number": cert.number, "valid": result["valid"], "genuine": result["genuine"],
-        "revoked": rev is not None, "revocation": {"reason": rev.reason, "at": rev.revoked_at.isoformat()} if rev else None,
-        "summary": {"name": facts["trainee"]["name"], "id_mask": facts["trainee"]["id_mask"],
-                    "category": facts["trainee"]["category"], "institution": facts["institution"]["name"],
-                    "class": facts["class"]["name"], "online": facts.get("online"), "exam": facts.get("exam"),
-                    "photo_checks_passed": facts.get("photo_checks_passed"), "issued_at": facts.get("issued_at")},
+        "revoked": summary["status"] == "revoked",
+        "revocation": {"at": summary["revoked_at"]} if summary["revoked_at"] else None,
+        "summary": summary,
         "checks": result["checks"],
     })
 
@@ -106,6 +111,8 @@ def _paths():
         "/certificates/{number}/revoke": {"post": _op("撤销培训证明（本机构人员、管理员），须填写原因", tag="certificates",
                                                       errors=(400, 401, 403, 404, 409),
                                                       body={"reason": {"type": "string", "required": True}})},
-        "/verify/{number}": {"get": _op("公开核验培训证明：有效或已撤销、摘要（身份证号已脱敏）与核验项目", auth=False,
-                                        tag="certificates", errors=(404,))},
+        "/verify/{number}": {"get": _op("公开核验培训证明（编号不区分大小写、可含空格或连字符）：有效或已撤销及撤销日期、"
+                                        "摘要（姓名与身份证号已脱敏，职业、班期、学时、出具日期）与核验项目；"
+                                        "校验位不符 400 number_mistyped；按来源地址限流，超出 429", auth=False,
+                                        tag="certificates", errors=(400, 404, 429))},
     }

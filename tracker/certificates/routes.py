@@ -7,9 +7,11 @@ from flask import Blueprint, Response, abort, current_app, redirect, render_temp
 
 from models import TrainingClass
 from tracker.accounts.rules import mask_id_number
-from tracker.certificates import pdf, services
+from tracker.certificates import numbers, pdf, services
+from tracker.certificates.public import public_summary
 from tracker.clock import beijing
 from tracker.extensions import db
+from tracker.limits import verify_limit
 from tracker.learning.record import trainee_record
 from tracker.security import can_view_trainee, evidence_scope, load_current_user, page_auth
 
@@ -89,18 +91,23 @@ def revoke(number):
 @bp.get("/verify")
 def verify_index():
     number = request.args.get("number", "").strip()[:40]
-    if number:
-        return redirect(url_for("certificates.verify_page", number=number))
+    if number:  # to the number's canonical spelling when it parses (typed in lower case, with spaces, ...)
+        return redirect(url_for("certificates.verify_page", number=numbers.parse(number)[0] or number))
     return render_template("verify.html", number=None, cert=None, result=None)
 
 
 @bp.get("/verify/<number>")
+@verify_limit
 def verify_page(number):
     """Public: the certificate's summary with the ID masked, valid or revoked, and what was checked."""
     s = db.session
-    cert = services.by_number(s, number[:40])
+    canonical, problem = numbers.parse(number)
+    cert = services.by_number(s, canonical) if problem == numbers.OK else None
     result = services.check(s, cert) if cert else None
-    return render_template("verify.html", number=number, cert=cert, result=result), (200 if cert else 404)
+    summary = public_summary(result) if result else None
+    status = 200 if cert else 400 if problem == numbers.MISTYPED else 404
+    return render_template("verify.html", number=canonical or number[:40], cert=cert, result=result, summary=summary,
+                           mistyped=problem == numbers.MISTYPED), status
 
 
 @bp.get("/trainees/<int:trainee_id>/record.pdf")

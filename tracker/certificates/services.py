@@ -14,6 +14,7 @@ from models import (
 from tracker import ledger
 from tracker.accounts.rules import RuleError, mask_id_number
 from tracker.clock import rfc3339
+from tracker.certificates import numbers
 from tracker.certificates.rules import class_chapters, class_hours, credited_by_chapter, eligibility
 from tracker.learning.crediting import cst_day
 from tracker.ledger import checkpoints, keys, offline, proofs, tree
@@ -122,11 +123,12 @@ def lecture_totals(s, trainee, cls):
             "required_class_hours": class_hours(required), "credited_class_hours": class_hours(credited)}
 
 
-def next_number(s, cls, year):
-    """Year, institution and a running number: 2026-0001-00001. Callers hold the ledger head lock."""
-    prefix = f"{year}-{cls.institution_id:04d}-"
-    count = s.scalar(select(func.count()).select_from(Certificate).where(Certificate.number.like(prefix + "%")))
-    return f"{prefix}{count + 1:05d}"
+def next_number(s, year):
+    """A fresh number that cannot be guessed (tracker/certificates/numbers.py): 2026-7K3MQ-9XDTP."""
+    while True:
+        number = numbers.new_number(year)
+        if s.scalar(select(Certificate.id).where(Certificate.number == number)) is None:
+            return number
 
 
 # --- issue and revoke ------------------------------------------------------------------------------------------------
@@ -155,7 +157,7 @@ def issue(s, cls, trainee, issuer, now=None):
     if not elig["eligible"]:
         raise NotEligible(elig["missing"])
     now = time.time() if now is None else now
-    number = next_number(s, cls, datetime.fromtimestamp(now, timezone.utc).year)
+    number = next_number(s, datetime.fromtimestamp(now, timezone.utc).year)
     facts = certificate_facts(s, trainee, cls, number, issuer, elig, now)
     body = ledger.append(s, ISSUED, facts, actor_id=issuer.id, subject_id=trainee.id)
     cp = checkpoints.make_checkpoint(s)
@@ -193,7 +195,11 @@ def revoke(s, cert, actor, reason):
 
 
 def by_number(s, number):
-    return s.scalar(select(Certificate).where(Certificate.number == number)) if isinstance(number, str) else None
+    """The certificate with this number as typed or scanned (any case, any separators), or None."""
+    canonical, status = numbers.parse(number)
+    if status != numbers.OK:
+        return None
+    return s.scalar(select(Certificate).where(Certificate.number == canonical))
 
 
 def revocation(s, cert):

@@ -8,6 +8,7 @@ from models import LectureProgress, LiveLecture
 from tracker.accounts.rules import RuleError
 from tracker.assessment import qa
 from tracker.extensions import db
+from tracker.headers import allow_origin
 from tracker.learning import lectures, manage, sessions
 from tracker.learning.crediting import CST, REASON_LABELS
 from tracker.learning.manage_routes import video_response
@@ -189,6 +190,9 @@ def room(lecture_id):
               "starts_in_seconds": round(lecture.starts_ts - now, 1),  # negative once begun: where the stream is
               "early_seconds": sessions.LIVE_EARLY_SECONDS, "reasons": REASON_LABELS,
               "enrol_url": url_for("proctoring.enrol_page", next=request.path)}
+    # The stream may live on a live-streaming platform's host: this page alone may reach that origin.
+    allow_origin(lecture.stream_url, *{"embed": ["frame-src"], "hls": ["connect-src", "media-src"],
+                                       "video": ["media-src"]}.get(config["kind"], []))
     progress = s.get(LectureProgress, (user.id, lecture.id))
     info = lectures.lecture_json(lecture, now, progress.credited_seconds if progress else 0.0)
     return render_template("lecture_room.html", lecture=lecture, info=info, config=config,
