@@ -393,7 +393,10 @@ def quiz_retake(previous, now, max_attempts, cooldown_seconds):
     if previous and cooldown_seconds > 0:
         ready = max(sub if sub is not None else start for start, sub in previous) + cooldown_seconds
         if now < ready:
-            return Retake(False, "quiz_cooldown", used, max_attempts, max(1, math.ceil(ready - now - 1e-6)), ready)
+            wait = max(1, math.ceil(ready - now))
+            if now + wait < ready:  # ready - now was rounded down: waiting `wait` seconds must be enough
+                wait += 1
+            return Retake(False, "quiz_cooldown", used, max_attempts, wait, ready)
     return Retake(True, None, used, max_attempts)
 
 
