@@ -56,6 +56,8 @@ def create_app(config=None):
     from tracker.clock import beijing, beijing_date
     app.add_template_filter(beijing)  # people read Beijing time; data and the ledger keep UTC
     app.add_template_filter(beijing_date)
+    from tracker.accounts.rules import role_label
+    app.add_template_filter(role_label)
     sockets.init_app(socketio)
     assessment_sockets.init_app(socketio)
     app.register_blueprint(accounts_routes.bp)

@@ -106,6 +106,13 @@ def validate_password(raw):
     return raw
 
 
+ROLE_LABELS = {"trainee": "学员", "staff": "培训机构人员", "regulator": "人社部门", "admin": "平台管理员"}
+
+
+def role_label(role):
+    return ROLE_LABELS.get(role, role)
+
+
 def mask_id_number(idn):
     """152201********1234: region kept for the inspector, birth date hidden."""
     if not idn:
