@@ -276,6 +276,18 @@ def test_face_changes_are_decided_only_by_staff_of_the_trainee_or_an_admin(app, 
     assert ledger_payloads(app, "face.change_approved", uid)[0]["reviewer_role"] == "admin"
 
 
+def test_a_change_to_a_face_another_account_has_since_enrolled_cannot_be_approved(app, trainee, staff):
+    b, _b_id = trainee()
+    enrol(b, "biden")
+    change = post_image(b, "/me/face", face_file("obama")).get_json()
+    assert change["status"] == "pending"
+    a, _a_id = trainee()
+    enrol(a, "obama2")  # a pending face is nobody's yet: another account may enrol it meanwhile
+    r = staff.post(f"/face-reviews/{change['enrolment_id']}", {"decision": "approve", "note": "同意"})
+    assert r.status_code == 409 and error_code(r) == "face_already_enrolled"
+    assert b.get("/me/face").get_json()["pending_change"]["enrolment_id"] == change["enrolment_id"]  # still pending
+
+
 def test_review_page_shows_old_and_new_photo_and_decides(app, client, demo, trainee):
     tc, uid = trainee()
     first = enrol(tc, "obama")

@@ -555,7 +555,7 @@ def visible_flags(s, viewer, limit=500):
             or (f.other_trainee is not None and can_view_trainee(s, viewer, f.other_trainee))]
 
 
-KIND_LABELS = {"proxy_suspected": "疑似代刷：人脸已登记在其他账号", "face_changed": "重新登记的人脸与原登记不符"}
+KIND_LABELS = {"proxy_suspected": "疑似代刷：人脸已登记在其他账号", "face_changed": "申请更换的人脸与原登记不符（须审核）"}
 
 
 def flag_json(s, viewer, flag):
