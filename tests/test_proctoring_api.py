@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from models import FaceEnrolment, FaceFlag, FacePhoto, Institution, LearningSession, LedgerEntry, SessionCheck, User
 from tests.conftest import register_payload
