@@ -270,6 +270,9 @@ def test_face_changes_are_decided_only_by_staff_of_the_trainee_or_an_admin(app, 
     assert other.post(path, body).status_code == 403
     assert api().post(path, body).status_code == 401
     assert client.get("/me/face").get_json()["pending_change"]["enrolment_id"] == change["enrolment_id"]  # untouched
+    assert staff.post(path, ["approve"]).status_code == 400  # not an object
+    assert staff.post(path, {"decision": "approve", "note": 5}).status_code == 400  # a note is text
+    assert staff.post(path, {"decision": "maybe", "note": "?"}).status_code == 400
     admin = api(demo["accounts"][2]["username"])
     assert admin.post(path, body).status_code == 200
     assert client.get("/me/face").get_json()["enrolment_id"] == change["enrolment_id"]

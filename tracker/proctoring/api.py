@@ -93,6 +93,8 @@ def face_reviews():
 def face_review_decide(enrolment_id):
     s, viewer = db.session, load_current_user()
     body = request.get_json(silent=True) or request.form
+    if not hasattr(body, "get"):
+        raise ApiError(400, "bad_request", "请求体须为 JSON 对象：decision 和 note")
     decision = body.get("decision")
     if decision not in ("approve", "refuse"):
         raise ApiError(400, "invalid_field", "decision 须为 approve（同意）或 refuse（不同意）", field="decision")

@@ -328,12 +328,11 @@ def visible_changes(s, viewer, pending_only=False, limit=200):
     """Face changes (pending first, then the latest decided) about trainees the viewer may see."""
     if viewer.role not in ("staff", "regulator", "admin"):
         return []
-    q = select(FaceEnrolment).where(FaceEnrolment.previous_id.is_not(None))
-    q = q.where(FaceEnrolment.status == PENDING) if pending_only else q.where(
-        FaceEnrolment.status.in_((PENDING, "active", "replaced", "refused")))
-    rows = s.scalars(q.order_by(FaceEnrolment.id.desc()).limit(limit)).all()
-    rows = [e for e in rows if may_see_review(s, viewer, e.trainee)]
-    return sorted(rows, key=lambda e: (e.status != PENDING, -e.id))
+    changes = select(FaceEnrolment).where(FaceEnrolment.previous_id.is_not(None)).order_by(FaceEnrolment.id.desc())
+    rows = list(s.scalars(changes.where(FaceEnrolment.status == PENDING)))  # every pending one, however many
+    if not pending_only:
+        rows += s.scalars(changes.where(FaceEnrolment.status.in_(("active", "replaced", "refused"))).limit(limit)).all()
+    return [e for e in rows if may_see_review(s, viewer, e.trainee)]
 
 
 STATUS_LABELS = {PENDING: "待审核", "active": "已同意（现用）", "replaced": "已同意（后被更换）", "refused": "未同意",
@@ -361,7 +360,7 @@ def review_change(s, viewer, enrolment_id, approve, note):
     """Approve (the new face becomes the active one, the old one replaced) or refuse (the old one stays) a
     pending face change; a ledger entry either way. 404 when the viewer may not see the trainee, 403 when they
     may see but not decide (a regulator)."""
-    note = (note or "").strip()
+    note = note.strip() if isinstance(note, str) else ""
     enrolment = s.get(FaceEnrolment, enrolment_id)
     if enrolment is None or enrolment.previous_id is None or not may_see_review(s, viewer, enrolment.trainee):
         raise ApiError(404, "not_found", "人脸更换申请不存在或无权查看")
