@@ -25,11 +25,16 @@ class FacePhoto(Base):
     phash: Mapped[Optional[str]] = mapped_column(String(64))
     file: Mapped[Optional[str]] = mapped_column(String(255))  # relative to <instance>/photos; None once purged
     content_type: Mapped[str] = mapped_column(String(40), default="image/jpeg")
+    # The label the browser reported for the camera (MediaStreamTrack.label); None for an upload or an API client
+    # that sent none. What the client says, kept as evidence; known virtual cameras are refused (proctoring.cameras).
+    camera_label: Mapped[Optional[str]] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class FaceEnrolment(Base):
-    """A trainee's enrolled face (人脸登记). One is active at a time; re-enrolment replaces it."""
+    """A trainee's enrolled face (人脸登记). One is active at a time. The first becomes active at once; a later one
+    is a face change, pending until staff of an institution where the trainee studies (or an admin) approve it
+    beside the active one: photo checks are judged against the active face meanwhile."""
 
     __tablename__ = "face_enrolments"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -37,13 +42,23 @@ class FaceEnrolment(Base):
     photo_id: Mapped[int] = mapped_column(ForeignKey("face_photos.id"))
     # The 128-d face_recognition encoding as little-endian float64 bytes.
     encoding: Mapped[bytes] = mapped_column(LargeBinary)
-    source: Mapped[str] = mapped_column(String(10))  # camera | upload
+    # How the photo reached the server, as the server knows it: "page" (the enrolment page, signed-in browser) or
+    # "api" (a bearer token). Rows before 0008 hold what the client claimed (camera | upload).
+    source: Mapped[str] = mapped_column(String(10))
     face_px: Mapped[int] = mapped_column(default=0)  # height of the face box in the judged frame
     active: Mapped[bool] = mapped_column(default=True, index=True)
+    # active | pending (a face change awaiting review) | replaced | refused | withdrawn (a newer request came)
+    status: Mapped[str] = mapped_column(String(12), default="active", server_default="active", index=True)
+    previous_id: Mapped[Optional[int]] = mapped_column(ForeignKey("face_enrolments.id"))  # the face it would replace
+    distance: Mapped[Optional[float]]  # face distance to that face, when the change was asked
+    reviewed_by: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
+    reviewed_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    review_note: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     replaced_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
 
     photo: Mapped[FacePhoto] = relationship()
+    trainee = relationship("User", foreign_keys=[trainee_id])
 
 
 class FaceFlag(Base):

@@ -1,5 +1,7 @@
 // The webcam for face checks: open the front camera, capture a frame as JPEG, post it with the CSRF token.
-// Used by the enrolment page (below) and by the player (player.js: photo checks without a click).
+// Used by the enrolment page (below), the player and the live room (learning.js) and the exam (quiz.js).
+// After permission the camera's label is read: known virtual cameras are refused here, and the label goes with
+// every photo (form field camera_label); the server refuses the same list (tracker/proctoring/cameras.py is the rule).
 (function () {
   "use strict";
   const csrf = () => (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
@@ -17,6 +19,15 @@
 
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+  // Known virtual cameras, as in tracker/proctoring/cameras.py (the server's list is the rule; this one explains early).
+  const VIRTUAL = /\bobs\b|manycam|xsplit|snap\s*camera|virtual|虚拟|\bvcam\b|splitcam|camtwist|e2esoft|youcam|chromacam|mmhmm/;
+  function isVirtual(label) {
+    const text = String(label || "").normalize("NFKC").toLowerCase().replace(/[_-]/g, " ");
+    return VIRTUAL.test(text);
+  }
+  const VIRTUAL_MESSAGE = "检测到虚拟摄像头（如 OBS、ManyCam、XSplit、Snap Camera）：请关闭虚拟摄像头软件，改用电脑自带或 USB 实体摄像头、手机前置摄像头后刷新页面";
+  let currentLabel = "";  // the label of the camera last opened here
+
   // Open the front camera into a <video playsinline muted> element; resolves once frames arrive.
   async function open(video) {
     if (video.srcObject && video.srcObject.active && video.videoWidth) return video.srcObject;
@@ -29,6 +40,13 @@
     } catch (e) {
       throw new Error(problem(e));
     }
+    const track = stream.getVideoTracks()[0];
+    const label = (track && track.label) || "";
+    if (isVirtual(label)) {
+      stream.getTracks().forEach((t) => t.stop());
+      throw new Error(VIRTUAL_MESSAGE + "（当前摄像头：" + label + "）");
+    }
+    currentLabel = label;
     video.muted = true;
     video.setAttribute("playsinline", "");
     video.srcObject = stream;
@@ -66,17 +84,20 @@
   }
 
   // POST multipart with the image (and optional burst frames); {ok, status, data}. Network errors throw.
+  // The label of the camera opened here goes along (camera_label) unless fields say otherwise ("" for an upload).
   async function post(url, image, fields, frames) {
     const form = new FormData();
     form.append("image", image, "photo.jpg");
-    for (const [k, v] of Object.entries(fields || {})) form.append(k, v);
+    const all = Object.assign({ camera_label: currentLabel }, fields || {});
+    for (const [k, v] of Object.entries(all)) if (v !== "" && v != null) form.append(k, v);
     (frames || []).forEach((f, i) => form.append("frames", f, "frame" + i + ".jpg"));
     const r = await fetch(url, { method: "POST", body: form, credentials: "same-origin", headers: { "X-CSRFToken": csrf() } });
     const data = await r.json().catch(() => ({}));
     return { ok: r.ok, status: r.status, data };
   }
 
-  window.TrackerCamera = { open, close, capture, burst, post, problem, sleep };
+  const label = () => currentLabel;
+  window.TrackerCamera = { open, close, capture, burst, post, problem, sleep, isVirtual, label };
 
   // ---- The enrolment page -------------------------------------------------------------------------------
   const page = document.getElementById("face-enrol");
@@ -91,10 +112,14 @@
     result.hidden = !text;
   }
 
-  async function send(blob, source) {
+  async function send(blob, fromCamera) {
     say("正在核验照片…", true);
     try {
-      const r = await post("/api/v1/me/face", blob, { source });
+      const r = await post("/api/v1/me/face", blob, fromCamera ? {} : { camera_label: "" });
+      if (r.ok && r.data.status === "pending") {
+        say("新照片已提交，等待您所在培训机构审核；审核同意前，签到和过程拍照仍与原登记的人脸比对。", true);
+        return;
+      }
       if (r.ok) {
         say("人脸登记成功。" + (page.dataset.next ? "正在返回学习页面…" : ""), true);
         $("enrol-state").textContent = "已登记（刚刚）";
@@ -125,7 +150,7 @@
         const blob = await capture(video);
         $("enrol-preview").src = URL.createObjectURL(blob);
         $("enrol-preview").hidden = false;
-        await send(blob, "camera");
+        await send(blob, true);
       } catch (e) {
         say(e.message, false);
       }
@@ -138,7 +163,7 @@
       if (!file) return;
       $("enrol-preview").src = URL.createObjectURL(file);
       $("enrol-preview").hidden = false;
-      await send(file, "upload");
+      await send(file, false);
     });
   }
 })();

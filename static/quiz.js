@@ -258,33 +258,35 @@
     $("photo-seconds").textContent = check.seconds_left;
     $("photo-message").textContent = "";
     try {
-      stream = await navigator.mediaDevices.getUserMedia({ video: true, audio: false });
-      $("photo-video").srcObject = stream;
+      // camera.js: the front camera, virtual cameras refused, the label sent with the photo
+      stream = await window.TrackerCamera.open($("photo-video"));
     } catch (e) {
-      $("photo-message").textContent = "无法打开摄像头：" + e.message;
+      $("photo-message").textContent = e.message;
     }
   }
 
   async function takePhoto() {
     if (!photoCheck) return;
+    const camera = window.TrackerCamera;
     const video = $("photo-video");
-    const canvas = document.createElement("canvas");
-    canvas.width = video.videoWidth || 320;
-    canvas.height = video.videoHeight || 240;
-    canvas.getContext("2d").drawImage(video, 0, 0, canvas.width, canvas.height);
-    const blob = await new Promise((ok) => canvas.toBlob(ok, "image/jpeg", 0.9));
-    const form = new FormData();
-    form.append("image", blob, "photo.jpg");
-    const r = await fetch("/api/v1/photo-checks/" + photoCheck.check_id,
-                          { method: "POST", body: form, credentials: "same-origin", headers: { "X-CSRFToken": csrf } });
-    let data = {};
-    try { data = await r.json(); } catch (e) { data = {}; }
+    if (!stream || !video.videoWidth) {
+      try { stream = await camera.open(video); } catch (e) { $("photo-message").textContent = e.message; return; }
+    }
+    let r;
+    try {
+      r = await camera.post("/api/v1/photo-checks/" + photoCheck.check_id, await camera.capture(video));
+    } catch (e) {
+      $("photo-message").textContent = "网络错误，请检查网络后重试";
+      return;
+    }
+    const data = r.data || {};
     if (r.status === 200 && data.verdict === "pass") {
       $("photo").hidden = true;
-      if (stream) stream.getTracks().forEach((t) => t.stop());
+      camera.close(video);
+      stream = null;
       photoCheck = null;
     } else {
-      $("photo-message").textContent = (data.error && data.error.message) || data.reason || "核验未通过，请重试";
+      $("photo-message").textContent = (data.error && data.error.message) || data.message || data.reason || "核验未通过，请重试";
     }
   }
 

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from models import FaceEnrolment, FaceFlag, FacePhoto, Institution, LearningSession, LedgerEntry, SessionCheck, User
 from tests.conftest import register_payload
@@ -74,7 +74,7 @@ def test_enrolment_stores_the_encoding_and_the_photo_encrypted(app, trainee):
     client, uid = trainee()
     assert client.get("/me/face").get_json()["enrolled"] is False
     body = enrol(client)
-    assert body["source"] == "upload" and body["face_px"] >= 80 and body["replaced"] is None
+    assert body["source"] == "api" and body["face_px"] >= 80 and body["replaced"] is None and body["status"] == "active"
     status = client.get("/me/face").get_json()
     assert status["enrolled"] and status["enrolment_id"] == body["enrolment_id"]
     with app.app_context():
@@ -182,30 +182,230 @@ def test_flags_of_other_institutions_are_not_shown(app, api, demo, trainee):
     assert api("13700000002").get("/face-flags").get_json()["flags"] == []
 
 
-def test_re_enrolment_replaces_the_active_face(app, trainee):
-    client, uid = trainee()
-    first = enrol(client, "rose")
-    second = enrol(client, "rose2")
-    assert second["replaced"] == first["enrolment_id"]
+def other_institution_staff(app):
     with app.app_context():
-        rows = db.session.scalars(select(FaceEnrolment).where(FaceEnrolment.trainee_id == uid).order_by(FaceEnrolment.id)).all()
-        assert [r.active for r in rows] == [False, True]
-        assert db.session.scalar(select(func.count()).select_from(FaceFlag)) == 0  # the same person: no flag
-    third = enrol(client, "biden2")  # somebody else's face: accepted, but flagged for review
+        with db.transaction() as s:
+            inst = Institution(name="北京另一所职业技能培训学校", region_code="110105")
+            s.add(inst)
+            s.flush()
+            create_user(s, role="staff", name="赵老师", password="Demo1234", phone="13700000001", institution_id=inst.id)
+    return "13700000001"
+
+
+def ledger_payloads(app, kind, uid):
+    import json
+
+    with app.app_context():
+        return [json.loads(p) for p in db.session.scalars(select(LedgerEntry.payload).where(
+            LedgerEntry.kind == kind, LedgerEntry.subject_id == uid).order_by(LedgerEntry.seq))]
+
+
+def test_re_enrolment_waits_for_review_and_checks_use_the_old_face(app, api, demo, trainee, staff):
+    client, uid = trainee()
+    first = enrol(client, "obama")
+    r = post_image(client, "/me/face", face_file("biden2"))  # somebody else's face: a request, not a replacement
+    assert r.status_code == 201, r.get_json()
+    change = r.get_json()
+    assert change["status"] == "pending" and change["active_enrolment_id"] == first["enrolment_id"]
+    assert change["distance_to_active"] > 0.5 and "审核" in change["message"]
+    status = client.get("/me/face").get_json()
+    assert status["enrolment_id"] == first["enrolment_id"]
+    assert status["pending_change"]["enrolment_id"] == change["enrolment_id"]
+    # checks are judged against the old face: the enrolled man passes, the new face does not
+    check = start(client, demo)["check"]
+    assert post_image(client, f"/photo-checks/{check['check_id']}", camera_frame("obama2")).get_json()["verdict"] == "pass"
+    assert fail_reason(app, demo, client, camera_frame("biden"))["reason"] == "other_person"
     with app.app_context():
         flag = db.session.scalar(select(FaceFlag))
-        assert flag.kind == "face_changed" and flag.trainee_id == uid and flag.distance > 0.5
-    assert third["replaced"] == second["enrolment_id"]
+        assert flag.kind == "face_changed" and flag.trainee_id == uid
+    # staff of the trainee's institution see it beside the old face, with the distance
+    listed = staff.get("/face-reviews?status=pending").get_json()["changes"]
+    assert [(c["enrolment_id"], c["old_enrolment_id"]) for c in listed] == [(change["enrolment_id"], first["enrolment_id"])]
+    assert listed[0]["same_person"] is False and listed[0]["distance"] > 0.5 and listed[0]["may_decide"]
+    assert listed[0]["photo_id"] and listed[0]["old_photo_id"]
+    # refused with a note: the old face stays
+    assert staff.post(f"/face-reviews/{change['enrolment_id']}", {"decision": "refuse"}).status_code == 400  # no note
+    r = staff.post(f"/face-reviews/{change['enrolment_id']}", {"decision": "refuse", "note": "不是本人"})
+    assert r.status_code == 200 and r.get_json()["status"] == "refused"
+    assert client.get("/me/face").get_json()["enrolment_id"] == first["enrolment_id"]
+    assert client.get("/me/face").get_json()["pending_change"] is None
+    assert staff.post(f"/face-reviews/{change['enrolment_id']}", {"decision": "approve", "note": "x"}).status_code == 409
+    refused = ledger_payloads(app, "face.change_refused", uid)
+    assert refused[0]["enrolment_id"] == change["enrolment_id"] and refused[0]["active_enrolment_id"] == first["enrolment_id"]
+    assert refused[0]["distance"] > 0.5 and refused[0]["note"] == "不是本人" and refused[0]["reviewer_role"] == "staff"
+    # a new photo of the same man, approved: it becomes the active face, the old one is replaced
+    again = post_image(client, "/me/face", face_file("obama")).get_json()
+    r = post_image(client, "/me/face", face_file("obama2"))  # a newer request withdraws the older
+    assert r.status_code == 201, r.get_json()
+    newer = r.get_json()
+    with app.app_context():
+        assert db.session.get(FaceEnrolment, again["enrolment_id"]).status == "withdrawn"
+    r = staff.post(f"/face-reviews/{newer['enrolment_id']}", {"decision": "approve", "note": "同一人，照片更清晰"})
+    assert r.status_code == 200 and r.get_json()["status"] == "active"
+    assert client.get("/me/face").get_json()["enrolment_id"] == newer["enrolment_id"]
+    with app.app_context():
+        old = db.session.get(FaceEnrolment, first["enrolment_id"])
+        assert (old.active, old.status) == (False, "replaced") and old.replaced_at is not None
+        assert verify(db.session)["first_bad_seq"] is None
+    approved = ledger_payloads(app, "face.change_approved", uid)
+    assert approved[0]["enrolment_id"] == newer["enrolment_id"] and approved[0]["active_enrolment_id"] == first["enrolment_id"]
+    assert approved[0]["distance"] < 0.5 and approved[0]["same_person"] is True
 
 
-def test_upload_can_be_refused_by_the_institution(app, client, demo, trainee):
+def test_face_changes_are_decided_only_by_staff_of_the_trainee_or_an_admin(app, api, demo, trainee, staff):
+    client, uid = trainee()
+    enrol(client, "rose")
+    change = post_image(client, "/me/face", face_file("rose2")).get_json()
+    path = f"/face-reviews/{change['enrolment_id']}"
+    body = {"decision": "approve", "note": "同意"}
+    regulator = api(demo["accounts"][1]["username"])
+    assert len(regulator.get("/face-reviews").get_json()["changes"]) == 1  # the region's regulator reads ...
+    assert regulator.get("/face-reviews").get_json()["changes"][0]["may_decide"] is False
+    assert regulator.post(path, body).status_code == 403  # ... but does not decide
+    stranger = api(other_institution_staff(app))
+    assert stranger.get("/face-reviews").get_json()["changes"] == []
+    assert stranger.post(path, body).status_code == 404
+    assert client.get("/face-reviews").status_code == 403 and client.post(path, body).status_code == 403
+    other, _ = trainee()
+    assert other.post(path, body).status_code == 403
+    assert api().post(path, body).status_code == 401
+    assert client.get("/me/face").get_json()["pending_change"]["enrolment_id"] == change["enrolment_id"]  # untouched
+    assert staff.post(path, ["approve"]).status_code == 400  # not an object
+    assert staff.post(path, {"decision": "approve", "note": 5}).status_code == 400  # a note is text
+    assert staff.post(path, {"decision": "maybe", "note": "?"}).status_code == 400
+    admin = api(demo["accounts"][2]["username"])
+    assert admin.post(path, body).status_code == 200
+    assert client.get("/me/face").get_json()["enrolment_id"] == change["enrolment_id"]
+    assert ledger_payloads(app, "face.change_approved", uid)[0]["reviewer_role"] == "admin"
+
+
+def test_a_change_to_a_face_another_account_has_since_enrolled_cannot_be_approved(app, trainee, staff):
+    b, _b_id = trainee()
+    enrol(b, "biden")
+    change = post_image(b, "/me/face", face_file("obama")).get_json()
+    assert change["status"] == "pending"
+    a, _a_id = trainee()
+    enrol(a, "obama2")  # a pending face is nobody's yet: another account may enrol it meanwhile
+    r = staff.post(f"/face-reviews/{change['enrolment_id']}", {"decision": "approve", "note": "同意"})
+    assert r.status_code == 409 and error_code(r) == "face_already_enrolled"
+    assert b.get("/me/face").get_json()["pending_change"]["enrolment_id"] == change["enrolment_id"]  # still pending
+
+
+def test_review_page_shows_old_and_new_photo_and_decides(app, client, demo, trainee):
+    tc, uid = trainee()
+    first = enrol(tc, "obama")
+    change = post_image(tc, "/me/face", face_file("biden2")).get_json()
+    client.post("/login", data={"username": demo["accounts"][3]["username"], "password": "Demo1234"})
+    assert client.get("/faces/reviews").status_code == 403  # a trainee
+    client.post("/logout")
+    client.post("/login", data={"username": demo["accounts"][1]["username"], "password": "Demo1234"})
+    page = client.get("/faces/reviews").get_data(as_text=True)
+    assert "与原登记人脸不符" in page and "同意更换" not in page  # the regulator reads only
+    assert client.post(f"/faces/reviews/{change['enrolment_id']}", data={"decision": "approve", "note": "x"}).status_code == 403
+    client.post("/logout")
+    client.post("/login", data={"username": demo["accounts"][0]["username"], "password": "Demo1234"})
+    page = client.get("/faces/reviews").get_data(as_text=True)
+    with app.app_context():
+        old_photo = db.session.get(FaceEnrolment, first["enrolment_id"]).photo_id
+        new_photo = db.session.get(FaceEnrolment, change["enrolment_id"]).photo_id
+    assert f"/faces/photos/{old_photo}" in page and f"/faces/photos/{new_photo}" in page
+    assert "与原登记人脸不符" in page and "同意更换" in page and "人脸距离" in page
+    assert client.get(f"/faces/photos/{new_photo}").status_code == 200  # viewed through the logged route
+    assert ledger_payloads(app, "photo.viewed", uid)[-1]["photo_id"] == new_photo
+    r = client.post(f"/faces/reviews/{change['enrolment_id']}", data={"decision": "refuse", "note": ""})
+    assert r.status_code == 400 and "请填写审核意见" in r.get_data(as_text=True)
+    r = client.post(f"/faces/reviews/{change['enrolment_id']}", data={"decision": "refuse", "note": "不是本人"})
+    assert r.status_code == 302
+    assert "未同意" in client.get("/faces/reviews").get_data(as_text=True)
+    # the trainee's page says what is pending, and then nothing
+    tc2 = post_image(tc, "/me/face", face_file("obama2")).get_json()
+    assert tc2["status"] == "pending"
+
+
+def test_enrolment_page_says_a_change_awaits_review(app, client, trainee):
+    tc, uid = trainee()
+    enrol(tc, "obama")
+    assert "更换人脸须经您所在培训机构审核" in page_of(app, client, uid)
+    post_image(tc, "/me/face", face_file("obama2"))
+    page = page_of(app, client, uid)
+    assert "等待您所在培训机构审核" in page and "仍与原登记的人脸比对" in page
+
+
+def page_of(app, client, uid):
+    """The trainee's enrolment page, signed in (register_payload's password)."""
+    client.post("/logout")
+    with app.app_context():
+        phone = db.session.get(User, uid).phone
+    client.post("/login", data={"username": phone, "password": register_payload()["password"]})
+    return client.get("/faces/enrol").get_data(as_text=True)
+
+
+def test_the_source_a_client_claims_decides_nothing(app, client, demo, trainee):
+    """The server cannot tell an upload from a camera photo: a claimed source=camera is not believed, the
+    institution's camera-only choice is the page's (no upload offered) and says so; what is recorded is what the
+    server knows (token or signed-in page) and the camera label the client reported."""
     client.post("/login", data={"username": demo["accounts"][0]["username"], "password": "Demo1234"})
     assert client.post("/faces/flags", data={"allow_upload": "0"}).status_code == 302
-    tc, _uid = trainee()
-    r = post_image(tc, "/me/face", face_file("obama"))
-    assert r.status_code == 403 and error_code(r) == "upload_not_allowed"
+    page = client.get("/faces/flags").get_data(as_text=True)
+    assert "服务器无法确认照片是否由摄像头现场拍摄" in page and "只提供摄像头拍摄" in page
+    tc, uid = trainee()
     assert tc.get("/me/face").get_json()["upload_allowed"] is False
-    assert post_image(tc, "/me/face", face_file("obama"), source="camera").status_code == 201
+    r = post_image(tc, "/me/face", face_file("obama"), source="camera")
+    assert r.status_code == 201 and r.get_json()["source"] == "api"
+    with app.app_context():
+        enrolment = db.session.scalar(select(FaceEnrolment).where(FaceEnrolment.trainee_id == uid))
+        assert enrolment.source == "api" and enrolment.photo.camera_label is None
+    assert '"source":"api"' in ledger_payloads_raw(app, "face.enrolled", uid)
+
+
+def ledger_payloads_raw(app, kind, uid):
+    with app.app_context():
+        return db.session.scalar(select(LedgerEntry.payload).where(LedgerEntry.kind == kind, LedgerEntry.subject_id == uid))
+
+
+# --- camera labels -------------------------------------------------------------------------------------------
+
+def test_a_virtual_camera_is_refused_at_enrolment(app, trainee):
+    client, uid = trainee()
+    r = post_image(client, "/me/face", face_file("obama"), camera_label="OBS Virtual Camera")
+    assert r.status_code == 422 and error_code(r) == "virtual_camera" and "虚拟摄像头" in r.get_json()["error"]["message"]
+    assert client.get("/me/face").get_json()["enrolled"] is False
+    body = enrol_with_label(client, "obama", "Integrated Camera (04f2:b6dd)")
+    assert body["camera_label"] == "Integrated Camera (04f2:b6dd)"
+    with app.app_context():
+        assert db.session.get(FaceEnrolment, body["enrolment_id"]).photo.camera_label == "Integrated Camera (04f2:b6dd)"
+    assert client.get("/me/face").get_json()["camera_label"] == "Integrated Camera (04f2:b6dd)"
+
+
+def enrol_with_label(client, name, label):
+    r = post_image(client, "/me/face", face_file(name), camera_label=label)
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()
+
+
+def test_a_photo_check_from_a_virtual_camera_fails_with_its_own_reason_and_the_label_is_evidence(app, demo, trainee):
+    client, uid = trainee()
+    enrol(client, "obama")
+    check = start(client, demo)["check"]
+    r = post_image(client, f"/photo-checks/{check['check_id']}", camera_frame("obama2"), camera_label="OBS Virtual Camera")
+    body = r.get_json()
+    assert r.status_code == 200 and (body["verdict"], body["reason"]) == ("fail", "virtual_camera")
+    assert "虚拟摄像头" in body["message"] and body["camera_label"] == "OBS Virtual Camera"
+    with app.app_context():
+        s = db.session
+        assert s.get(SessionCheck, check["check_id"]).reason == "virtual_camera"
+        photo = s.scalar(select(FacePhoto).where(FacePhoto.check_id == check["check_id"]))
+        assert photo.camera_label == "OBS Virtual Camera"
+    failed = ledger_payloads(app, "check.failed", uid)[-1]
+    assert failed["reason"] == "virtual_camera" and failed["camera_label"] == "OBS Virtual Camera"
+    # Chromium's fake device (and any real webcam) passes, its label kept with the photo and in the ledger
+    check = start(client, demo)["check"]
+    body = post_image(client, f"/photo-checks/{check['check_id']}", camera_frame("obama3"), camera_label="fake_device_0").get_json()
+    assert body["verdict"] == "pass", body
+    with app.app_context():
+        assert db.session.scalar(select(FacePhoto.camera_label).where(FacePhoto.check_id == check["check_id"])) == "fake_device_0"
+    passed = ledger_payloads(app, "check.passed", uid)[-1]
+    assert passed["camera_label"] == "fake_device_0" and passed["check_id"] == check["check_id"]
 
 
 def test_only_trainees_enrol(api, demo, staff):

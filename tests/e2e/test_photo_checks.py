@@ -115,6 +115,12 @@ def test_sign_in_passes_credit_starts_and_a_random_check_is_answered_by_the_page
     ledger = live.sql("SELECT kind, payload FROM ledger_entries WHERE kind IN ('check.passed', 'check.failed') "
                       f"AND subject_id = {int(obama_trainee['user_id'])}")
     assert len(ledger) >= 2 and all('"photo_sha256"' in p and '"distance"' in p for _k, p in ledger)
+    # the camera's label went with every photo: in the ledger and with the stored photo (Chromium's fake device
+    # playing a file is labelled with the file's path; without a file, "fake_device_0")
+    assert all(f'"camera_label":"{camera}"' in p for _k, p in ledger), ledger
+    labels = live.sql("SELECT camera_label FROM face_photos WHERE purpose = 'check' AND check_id IN "
+                      f"(SELECT id FROM session_checks WHERE session_id = {int(session_id)})")
+    assert labels and all(label == camera for (label,) in labels), labels
 
 
 def test_a_camera_showing_another_person_fails_sign_in_and_nothing_is_credited(live, obama_trainee, playwright_instance,
@@ -202,7 +208,29 @@ def test_enrolment_with_the_camera_on_the_enrolment_page(live, playwright_instan
     finally:
         browser.close()
     face = requests.get(live.url + "/api/v1/me/face", headers=bearer(trainee["token"]), timeout=10).json()
-    assert face["enrolled"] and face["source"] == "camera"
+    assert face["enrolled"] and face["source"] == "page" and face["camera_label"] == camera  # the fake device's label
+
+
+def test_a_virtual_camera_is_refused_by_the_page(live, playwright_instance, tmp_path_factory, tmp_path):
+    """The page reads the camera's label after permission: OBS and the like are refused before any photo."""
+    trainee = new_trainee(live)
+    camera = still_camera(FACES / "examples/knn_examples/train/rose_leslie/img1.jpg", tmp_path / "rose-obs.y4m")
+    browser = launch(playwright_instance, tmp_path_factory, chromium_args(camera))
+    try:
+        page = browser.new_page()
+        # the fake device, renamed as OBS names its virtual camera
+        page.add_init_script("Object.defineProperty(MediaStreamTrack.prototype, 'label', "
+                             "{get() { return 'OBS Virtual Camera'; }})")
+        login(page, live.url, trainee["username"], trainee["password"])
+        page.goto(live.url + "/faces/enrol")
+        page.click("#enrol-start")
+        page.wait_for_function("() => document.getElementById('enrol-result').textContent.includes('虚拟摄像头')", timeout=20000)
+        assert "OBS Virtual Camera" in page.inner_text("#enrol-result") and not page.is_visible("#enrol-shoot")
+        page.close()
+    finally:
+        browser.close()
+    face = requests.get(live.url + "/api/v1/me/face", headers=bearer(trainee["token"]), timeout=10).json()
+    assert not face["enrolled"]
 
 
 def test_camera_permission_denied_is_explained(live, biden_trainee, playwright_instance, tmp_path_factory):

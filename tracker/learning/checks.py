@@ -51,7 +51,7 @@ def open_check(s, sess, kind, now):
     return check
 
 
-def resolve_check(s, sess, check, passed, now, reason=None, arrived_ts=None, **evidence):
+def resolve_check(s, sess, check, passed, now, reason=None, arrived_ts=None, ledger_extra=None, **evidence):
     """Record a verdict. A pass in time releases the held credit; a pass after an earlier failure lifts
     the block from now on; a failure or a miss blocks from the moment the check was asked. A photo is in
     time when it arrived in time (arrived_ts), however long the face work then queued."""
@@ -67,6 +67,7 @@ def resolve_check(s, sess, check, passed, now, reason=None, arrived_ts=None, **e
                "reason": check.reason, "asked": rfc3339(check.asked_ts), "answered": rfc3339(now),
                "seconds": round(now - check.asked_ts, 1)}
     payload.update({k: v for k, v in evidence.items() if k in ("distance", "photo_sha256")})
+    payload.update(ledger_extra or {})  # evidence kept elsewhere than the check's row (e.g. the photo's camera label)
     ledger.append(s, "check.passed" if check.status == "passed" else "check.failed", payload,
                   actor_id=check.trainee_id if check.status != "missed" else None, subject_id=check.trainee_id)
     if sess is None:

@@ -43,6 +43,7 @@ MESSAGES = {
     "deadline_missed": "未在规定时间内完成拍照核验",
     "no_blink": "未检测到眨眼：拍摄时请看着镜头自然眨眼",
     "liveness_frames": "活体检测需要连续多帧照片，请使用页面上的摄像头拍摄",
+    "virtual_camera": "检测到虚拟摄像头（如 OBS、ManyCam、XSplit、Snap Camera）：请关闭虚拟摄像头软件，改用电脑自带或 USB 实体摄像头、手机前置摄像头后重新拍照",
 }
 
 

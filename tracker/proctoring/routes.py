@@ -1,4 +1,5 @@
-"""Pages of proctoring: enrolling a face, the decrypting photo route, the flags list for staff and regulators."""
+"""Pages of proctoring: enrolling a face, the decrypting photo route, the flags list and the face-change reviews
+for staff and regulators."""
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 
 from tracker.accounts.rules import FACE_CONSENT_TEXT
@@ -73,3 +74,31 @@ def flags():
         policy = {"allow_upload": row.allow_upload if row else True}
     rows = [services.flag_json(s, viewer, f) for f in services.visible_flags(s, viewer)]
     return render_template("face_flags.html", flags=rows, policy=policy)
+
+
+@bp.get("/faces/reviews")
+@page_auth("staff", "regulator", "admin")
+def reviews():
+    """Face changes beside the face they would replace: staff of the trainee's institution (or an admin) decide."""
+    s, viewer = db.session, load_current_user()
+    rows = [services.change_json(s, viewer, e) for e in services.visible_changes(s, viewer)]
+    return render_template("face_reviews.html", changes=rows, error=request.args.get("error", "")[:100])
+
+
+@bp.post("/faces/reviews/<int:enrolment_id>")
+@page_auth("staff", "regulator", "admin")
+def review_decide(enrolment_id):
+    s, viewer = db.session, load_current_user()
+    decision = request.form.get("decision")
+    if decision not in ("approve", "refuse"):
+        abort(400)
+    try:
+        services.review_change(s, viewer, enrolment_id, decision == "approve", request.form.get("note"))
+    except ApiError as e:
+        s.rollback()
+        if e.status in (403, 404):
+            abort(e.status)
+        return render_template("face_reviews.html", error=e.message, changes=[
+            services.change_json(s, viewer, x) for x in services.visible_changes(s, viewer)]), e.status
+    s.commit()
+    return redirect(url_for("proctoring.reviews"))
