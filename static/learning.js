@@ -212,7 +212,7 @@
 
     // ---- Photo checks (签到, 过程拍照): the page answers them itself, and shows that it did --------------
     const camera = window.TrackerCamera;
-    const photo = { answered: new Set(), busy: false, queued: null, signedIn: false };
+    const photo = { answered: new Set(), busy: false, queued: null, current: null, signedIn: false };
 
     function faceStatus(text, cls, enrolLink) {
       const el = $("face-status");
@@ -243,9 +243,14 @@
 
     async function answerPhoto(check) {
       if (!camera || !check || !check.check_id || photo.answered.has(check.check_id) || !st.active) return;
+      if (photo.busy) {
+        // every heartbeat's answer repeats the pending check: the one being answered is not queued again
+        if (check.check_id !== photo.current) photo.queued = check;
+        return;
+      }
       setHold(photo.signedIn ? "photo" : "signin");
-      if (photo.busy) { photo.queued = check; return; }
       photo.busy = true;
+      photo.current = check.check_id;
       let verdict = "failed";
       const what = photo.signedIn ? "拍照核验" : "人脸签到";
       try {
@@ -302,7 +307,8 @@
         faceStatus(what + "出错：" + e.message, "failed");
       } finally {
         photo.busy = false;
-        const next = photo.queued;
+        photo.current = null;
+        const next = photo.queued && !photo.answered.has(photo.queued.check_id) ? photo.queued : null;
         photo.queued = null;
         if (verdict === "passed" && !next) setHold(null);
         else if (verdict === "failed") setHold("photo_failed");
