@@ -172,6 +172,10 @@ def test_resumed_chapter_plays_to_its_end_leads_to_the_quiz_without_a_jump_or_a_
     page.wait_for_function(f"() => {{ const r = document.getElementById('watermark').getBoundingClientRect();"
                            f" return Math.abs(r.x - {start['x']}) + Math.abs(r.y - {start['y']}) > 4; }}", timeout=30000)
     page.screenshot(path=str(tmp_path / "player-end-1280.png"), full_page=True)
+    page.set_viewport_size({"width": 375, "height": 740})
+    page.wait_for_timeout(500)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375  # no horizontal scroll on a phone
+    page.screenshot(path=str(tmp_path / "player-end-375.png"), full_page=True)
     page.close()
     reasons = [r for (r,) in live.sql(f"SELECT reasons FROM heartbeats WHERE session_id = {session_id} ORDER BY seq")]
     assert not any("position_jump" in r or "beyond_furthest" in r for r in reasons), reasons
