@@ -89,12 +89,14 @@
       const box = el.parentElement.getBoundingClientRect();
       const maxX = Math.max(0, box.width - el.offsetWidth - 8);
       const maxY = Math.max(0, box.height - el.offsetHeight - 56);  // the controls' bar stays uncovered
-      el.style.left = Math.round(4 + Math.random() * maxX) + "px";
-      el.style.top = Math.round(4 + Math.random() * maxY) + "px";
+      // in percent of the video's box, so that a rotated phone or a resized window keeps it inside
+      el.style.left = (100 * (4 + Math.random() * maxX) / Math.max(1, box.width)).toFixed(2) + "%";
+      el.style.top = (100 * (4 + Math.random() * maxY) / Math.max(1, box.height)).toFixed(2) + "%";
     };
-    move();
     el.hidden = false;
+    move();
     setInterval(move, (every || 20) * 1000);
+    window.addEventListener("resize", move);
   }
 
   // opts: flags() → {playing, visible, focused, rate}; position() → seconds; onAnswer(beat, answer);
