@@ -114,7 +114,11 @@
       return;
     }
     const playingNow = !video.paused && !video.ended;
-    if (a.credited_seconds > 0 && !refused.length) setStatus("学习中，正在计时", "playing");
+    if (!playingNow && (beat.playing || a.credited_seconds > 0) &&
+        !refused.some((r) => ["check_blocked", "hidden", "unfocused", "rate_too_high"].includes(r))) {
+      // the answer is about a stretch that played before the pause: say what holds now
+      setStatus(video.currentTime > 1 ? "已暂停，点击播放继续学习" : "点击播放开始学习", "paused");
+    } else if (a.credited_seconds > 0 && !refused.length) setStatus("学习中，正在计时", "playing");
     else if (refused.includes("check_blocked")) core.explain(a, "学习中，正在计时", "check_pending");
     else if (refused.includes("chapter_complete")) setStatus("本章学时已学满，继续观看不再计时", "active");
     else if (refused.includes("rewatch")) setStatus("正在回看已计时的内容，回看部分不重复计时", "active");
@@ -123,7 +127,7 @@
       // A stretch that did not play: say what holds now, not what held before.
       if (playingNow) setStatus("学习中，正在计时", "playing");
       else if (!pageVisible() || !pageFocused()) setStatus("页面不在前台，视频已暂停，不计时", "hidden");
-      else setStatus(video.currentTime > 1 ? "已暂停，继续播放后计时" : "点击播放开始学习", "paused");
+      else setStatus(video.currentTime > 1 ? "已暂停，点击播放继续学习" : "点击播放开始学习", "paused");
     } else {
       core.explain(a, "学习中，正在计时", playingNow ? "hidden" : "paused");
     }
@@ -203,7 +207,7 @@
     video.addEventListener("pause", () => {
       if (video.ended) return;  // "ended" reports it
       flush(video.currentTime);
-      if (!core.hold) setStatus("已暂停，继续播放后计时", "paused");
+      if (!core.hold) setStatus("已暂停，点击播放继续学习", "paused");
     });
     video.addEventListener("ended", () => { flush(video.currentTime); chapterDone(); });
     video.addEventListener("ratechange", () => {
