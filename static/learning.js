@@ -80,11 +80,37 @@
     }
   }
 
+  // The identity watermark over a playing video (as the national platforms do): the trainee's name and masked ID,
+  // rendered by the server into the element, drift slowly to a new random place every ~20 s, so that a screen
+  // recording shows whose account played it. It never takes a click, and keeps clear of the controls' bar.
+  function watermark(el, every) {
+    if (!el) return;
+    const move = () => {
+      const box = el.parentElement.getBoundingClientRect();
+      const maxX = Math.max(0, box.width - el.offsetWidth - 8);
+      const maxY = Math.max(0, box.height - el.offsetHeight - 56);  // the controls' bar stays uncovered
+      // in percent of the video's box, so that a rotated phone or a resized window keeps it inside
+      el.style.left = (100 * (4 + Math.random() * maxX) / Math.max(1, box.width)).toFixed(2) + "%";
+      el.style.top = (100 * (4 + Math.random() * maxY) / Math.max(1, box.height)).toFixed(2) + "%";
+    };
+    el.hidden = false;
+    move();
+    setInterval(move, (every || 20) * 1000);
+    window.addEventListener("resize", move);
+  }
+
   // opts: flags() → {playing, visible, focused, rate}; position() → seconds; onAnswer(beat, answer);
-  // onAttentionExpired(); enrolUrl.
+  // onAttentionExpired(); enrolUrl; optional: ended() → the video reached its end (no attention prompt then);
+  // onHold(kind): a check holds the learning (kind: "signin", "photo", "photo_failed", "attention") or, with
+  // null, no longer does (it passed).
   function create(opts) {
     const st = { sessionId: null, seq: 0, active: false, pending: [], sending: false, stretch: null,
-                 timer: null, attentionTimer: null, socket: null };
+                 timer: null, attentionTimer: null, socket: null, hold: null };
+    function setHold(kind) {
+      if (st.hold === kind) return;
+      st.hold = kind;
+      if (opts.onHold) opts.onHold(kind);
+    }
     const url = (tail) => "/api/v1/sessions/" + st.sessionId + tail;
 
     function persist() {
@@ -99,10 +125,11 @@
         session_id: st.sessionId, seq: ++st.seq, position: Math.round(position * 1000) / 1000,
         rate: s.rate, playing: s.playing, visible: s.visible, focused: s.focused,
         client_time: Date.now() / 1000, env: env(),
-      }, overrides || {}));
+      }, opts.ended && opts.ended() ? { ended: true } : {}, overrides || {}));
       persist();
       st.stretch = opts.flags();
       send();
+      return st.seq;
     }
 
     function sendOne(beat) {
@@ -153,7 +180,8 @@
 
     // ---- Attention prompts ("您还在学习吗？") ----------------------------------------------------------
     function askAttention(a) {
-      if (!$("attention").hidden) return;
+      if (!$("attention").hidden || !st.active) return;
+      setHold("attention");
       let left = a.seconds_left;
       $("attention-seconds").textContent = left;
       $("attention").hidden = false;
@@ -163,6 +191,7 @@
         $("attention-seconds").textContent = Math.max(0, left);
         if (left <= 0) {
           clearInterval(st.attentionTimer);
+          st.hold = "attention_failed";
           opts.onAttentionExpired();
         }
       }, 1000);
@@ -177,6 +206,7 @@
           : await postJSON(url("/attention"), {});
         if (r && r.late) notice("确认已超时，之前一段时间不计学时，现在可以继续学习");
         else notice("");
+        if (st.hold === "attention" || st.hold === "attention_failed") setHold(null);
       } catch (e) {
         notice("确认未能送达，请检查网络");
       }
@@ -184,7 +214,7 @@
 
     // ---- Photo checks (签到, 过程拍照): the page answers them itself, and shows that it did --------------
     const camera = window.TrackerCamera;
-    const photo = { answered: new Set(), busy: false, queued: null, signedIn: false };
+    const photo = { answered: new Set(), busy: false, queued: null, current: null, signedIn: false };
 
     function faceStatus(text, cls, enrolLink) {
       const el = $("face-status");
@@ -215,8 +245,15 @@
 
     async function answerPhoto(check) {
       if (!camera || !check || !check.check_id || photo.answered.has(check.check_id) || !st.active) return;
-      if (photo.busy) { photo.queued = check; return; }
+      if (photo.busy) {
+        // every heartbeat's answer repeats the pending check: the one being answered is not queued again
+        if (check.check_id !== photo.current) photo.queued = check;
+        return;
+      }
+      setHold(photo.signedIn ? "photo" : "signin");
       photo.busy = true;
+      photo.current = check.check_id;
+      let verdict = "failed";
       const what = photo.signedIn ? "拍照核验" : "人脸签到";
       try {
         faceStatus(photo.signedIn ? "正在拍照核验…" : "正在人脸签到…", "pending");
@@ -228,7 +265,11 @@
         }
         let detail = {};
         try { detail = await getJSON("/api/v1/photo-checks/" + check.check_id); } catch (e) { /* answer anyway */ }
-        if (detail.status && detail.status !== "pending") { photo.answered.add(check.check_id); return; }
+        if (detail.status && detail.status !== "pending") {
+          photo.answered.add(check.check_id);
+          verdict = detail.status === "passed" ? "passed" : "failed";
+          return;
+        }
         const cam = $("face-camera");
         try {
           await camera.open(cam);
@@ -253,20 +294,26 @@
         photo.answered.add(check.check_id);
         const d = r.data || {};
         if (r.ok && d.verdict === "pass") {
-          faceStatus(photo.signedIn ? "已拍照核验：本人，通过" : "人脸签到成功（已拍照核验），开始计时", "ok");
+          faceStatus(photo.signedIn ? "已拍照核验：本人，通过，继续计时" : "人脸签到成功（已拍照核验），可以开始学习", "ok");
           photo.signedIn = true;
+          verdict = "passed";
         } else if (r.ok) {
-          faceStatus("已拍照核验：" + what + "未通过，" + (d.message || d.reason) + "。约20秒后将自动重新拍照，通过后恢复计时。",
+          faceStatus("已拍照核验：" + what + "未通过，" + (d.message || "核验未通过") + "。视频已暂停，约20秒后将自动重新拍照，通过后继续学习。",
                      "failed", d.reason === "not_enrolled");
-        } else if (r.status !== 409) {
-          faceStatus(what + "失败：" + ((d.error && d.error.message) || r.status), "failed");
+        } else if (r.status === 409) {
+          verdict = null;  // answered or expired meanwhile: the next heartbeat tells
+        } else {
+          faceStatus(what + "失败：" + ((d.error && d.error.message) || "服务器未能完成核验") + "。约20秒后将自动重新拍照。", "failed");
         }
       } catch (e) {
         faceStatus(what + "出错：" + e.message, "failed");
       } finally {
         photo.busy = false;
-        const next = photo.queued;
+        photo.current = null;
+        const next = photo.queued && !photo.answered.has(photo.queued.check_id) ? photo.queued : null;
         photo.queued = null;
+        if (verdict === "passed" && !next) setHold(null);
+        else if (verdict === "failed") setHold("photo_failed");
         if (next) answerPhoto(next);
       }
     }
@@ -318,15 +365,16 @@
 
     return {
       flush, send, explain, begin, halt, listen, bindPage, answerPhoto, askAttention,
+      get hold() { return st.hold; },
       amend(fields) { Object.assign(st.stretch || {}, fields); },
       entered() { st.inRoom = true; },  // the server put this connection in the session's and class's rooms
       get sessionId() { return st.sessionId; }, get active() { return st.active; }, get socket() { return st.socket; },
       // What the browser tests read (window.trackerPlayer).
       probe: { get sessionId() { return st.sessionId; }, get pending() { return st.pending.length; },
                get photosAnswered() { return photo.answered.size; }, get signedIn() { return photo.signedIn; },
-               get inRoom() { return st.inRoom === true; } },
+               get inRoom() { return st.inRoom === true; }, get hold() { return st.hold; } },
     };
   }
 
-  window.TrackerLearning = { create, postJSON, getJSON, deliverLeftovers, notice, setStatus, pageVisible, pageFocused, mins };
+  window.TrackerLearning = { create, watermark, postJSON, getJSON, deliverLeftovers, notice, setStatus, pageVisible, pageFocused, mins };
 })();

@@ -203,6 +203,7 @@
     startClock(cfg.starts_in_seconds);
     bindVideo();
     core.bindPage(flush);
+    L.watermark($("watermark"), 20);
     $("leave").addEventListener("click", leave);
     try { await L.deliverLeftovers(); } catch (e) { /* keep them for next time */ }
     connect();

@@ -250,13 +250,36 @@
 
   let photoCheck = null;
   let stream = null;
+  let photoTimer = null;
+  // A verdict's reason as the trainee reads it: the proctoring feature's sentences (faces.MESSAGES), never a code.
+  const photoMessage = (d) => d.message || (cfg.photo_messages || {})[d.reason] || "核验未通过，请正对摄像头重新拍照";
+
+  function closePhoto(text) {
+    clearInterval(photoTimer);
+    $("photo").hidden = true;
+    window.TrackerCamera.close($("photo-video"));
+    stream = null;
+    photoCheck = null;
+    if (text) say(text, "notice");
+  }
+
   async function askPhoto(check) {
     const modal = $("photo");
     if (!modal || (photoCheck && photoCheck.check_id === check.check_id)) return;
     photoCheck = check;
     modal.hidden = false;
-    $("photo-seconds").textContent = check.seconds_left;
+    let left = check.seconds_left;
+    $("photo-seconds").textContent = left;
     $("photo-message").textContent = "";
+    clearInterval(photoTimer);
+    // The box closes with its check: after the deadline an answer is no longer taken.
+    photoTimer = setInterval(() => {
+      left -= 1;
+      $("photo-seconds").textContent = Math.max(0, left);
+      if (left <= 0 && photoCheck === check) {
+        closePhoto((cfg.photo_messages || {}).deadline_missed || "未在规定时间内完成拍照核验");
+      }
+    }, 1000);
     try {
       // camera.js: the front camera, virtual cameras refused, the label sent with the photo
       stream = await window.TrackerCamera.open($("photo-video"));
@@ -281,12 +304,14 @@
     }
     const data = r.data || {};
     if (r.status === 200 && data.verdict === "pass") {
-      $("photo").hidden = true;
-      camera.close(video);
-      stream = null;
-      photoCheck = null;
+      closePhoto("");
+    } else if (r.status === 409) {
+      // answered or expired meanwhile: nothing more to take
+      closePhoto((data.error && data.error.message) || "该拍照核验已结束");
+    } else if (r.status === 200) {
+      closePhoto("拍照核验未通过：" + photoMessage(data) + "。系统会再次要求拍照时，请本人正对摄像头。");
     } else {
-      $("photo-message").textContent = (data.error && data.error.message) || data.message || data.reason || "核验未通过，请重试";
+      $("photo-message").textContent = (data.error && data.error.message) || "照片未能提交，请重试";
     }
   }
 

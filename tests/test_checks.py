@@ -131,3 +131,29 @@ def test_attention_prompts_and_photo_checks_do_not_overlap(app, session):
     resolve(app, sid, True, T0 + 20)
     answers = beats(app, sid, uid, [(T0 + 31, beat(3, 30.0))])
     assert answers[-1]["attention"] is not None and answers[-1]["check"] is None
+
+
+def test_no_attention_prompt_while_the_player_reports_its_video_ended(app, session):
+    """A finished chapter is not asked "are you still here?": the prompt could only be missed (issue 12)."""
+    sid, uid, _ = session
+    app.config["TRACKER_ATTENTION_MEAN"] = 1
+    resolve(app, sid, True, T0 + 1)  # the sign-in
+    with app.app_context():
+        with db.transaction() as s:
+            s.get(LearningSession, sid).next_attention_ts = T0 + 10
+    answers = beats(app, sid, uid, [(T0 + 2, beat(1, 0.0)), (T0 + 17, beat(2, 15.0, ended=True)),
+                                    (T0 + 32, beat(3, 15.0, playing=False, ended=True))])
+    assert [a["attention"] for a in answers] == [None, None, None]
+    assert answers[1]["credited_seconds"] == 15.0  # the flag changes nothing in crediting: the stretch played
+    # back to playing (e.g. the trainee re-watches): the prompt that was due comes
+    answers = beats(app, sid, uid, [(T0 + 47, beat(4, 15.0))])
+    assert answers[-1]["attention"] is not None
+
+
+def test_the_ended_flag_must_be_a_boolean():
+    from tracker.accounts.rules import RuleError
+
+    with pytest.raises(RuleError) as e:
+        sessions.parse_heartbeat(beat(1, 0.0, ended="yes"))
+    assert e.value.field == "ended"
+    assert sessions.parse_heartbeat(beat(1, 0.0))["ended"] is False

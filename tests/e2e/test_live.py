@@ -67,6 +67,11 @@ def test_a_trainee_signs_in_in_the_live_room_is_credited_for_presence_and_leaves
         page.wait_for_function("() => parseFloat(document.getElementById('lecture-credited').textContent) >= 0.3", timeout=60000)
         assert "在场计时中" in page.inner_text("#status")
         assert page.evaluate("document.documentElement.scrollWidth") <= 375  # no horizontal scroll on a phone
+        # the identity watermark drifts over the stream: name and masked ID, never the whole ID
+        id_number = live.sql(f"SELECT id_number FROM users WHERE id = {int(trainee['user_id'])}")[0][0]
+        mark = page.inner_text("#watermark")
+        assert page.is_visible("#watermark") and id_number[-4:] in mark and "*" in mark and id_number not in mark
+        page.screenshot(path=str(tmp_path / "live-room-375.png"), full_page=True)
 
         page.click("#leave")
         page.wait_for_function("() => document.getElementById('status').textContent.includes('您已离开直播间')", timeout=20000)

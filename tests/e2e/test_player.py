@@ -119,3 +119,66 @@ def test_a_notice_from_staff_appears_live_in_the_player(live, browser):
     assert "今晚20点直播答疑" in box and "王老师" in box
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     page.close()
+
+
+def test_resumed_chapter_plays_to_its_end_leads_to_the_quiz_without_a_jump_or_a_prompt(live, browser, tmp_path):
+    """Issue 12: the resume point is not reported as a jump, the end says the chapter is done and links to the
+    quiz (no "未计时" line), no "are you still here?" after the end; the identity watermark drifts over the video."""
+    from tests.e2e.test_quiz import give
+
+    trainee = live.account("trainee", 0)
+    chapter = live.demo["classes"][0]["chapters"][0]
+    give(live, trainee["user_id"], chapter["chapter_id"], chapter["seconds"] - 12)
+    name, id_number = live.sql(f"SELECT name, id_number FROM users WHERE id = {int(trainee['user_id'])}")[0]
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    login(page, live.url, trainee["username"])
+    page.goto(f"{live.url}/learn/chapters/{chapter['chapter_id']}")
+    page.wait_for_function("() => window.trackerPlayer && window.trackerPlayer.sessionId")
+    session_id = int(page.evaluate("window.trackerPlayer.sessionId"))
+    page.wait_for_function(f"() => document.getElementById('video').currentTime >= {chapter['seconds'] - 13}", timeout=15000)
+    assert "未计时" not in page.inner_text("#status"), page.inner_text("#status")
+
+    # the watermark: name and masked ID over the video, never the whole ID, never in the way
+    mark = page.locator("#watermark")
+    assert mark.is_visible()
+    text = mark.inner_text()
+    assert name in text and id_number[:6] in text and id_number[-4:] in text and id_number not in text and "*" in text
+    assert page.evaluate("getComputedStyle(document.getElementById('watermark')).pointerEvents") == "none"
+    start = mark.bounding_box()
+    video_box = page.locator("#video").bounding_box()
+    assert start["y"] + start["height"] <= video_box["y"] + video_box["height"] - 40  # clear of the controls
+
+    page.evaluate("document.getElementById('video').play()")
+    page.wait_for_function("() => document.getElementById('video').ended", timeout=60000)
+    page.wait_for_selector("#chapter-quiz", state="visible", timeout=10000)
+    assert "已学完" in page.inner_text("#chapter-done") or "播放完毕" in page.inner_text("#chapter-done")
+    assert page.get_attribute("#chapter-quiz", "href").endswith(f"/learn/chapters/{chapter['chapter_id']}/quiz")
+    assert page.is_visible("#chapter-next")
+
+    # an attention prompt falls due after the end: the server does not ask it of a finished video
+    live.sql(f"UPDATE learning_sessions SET next_attention_ts = 0 WHERE id = {session_id}")
+    seq = live.sql(f"SELECT MAX(seq) FROM heartbeats WHERE session_id = {session_id}")[0][0]
+    deadline = time.time() + 30
+    while live.sql(f"SELECT COUNT(*) FROM heartbeats WHERE session_id = {session_id} AND seq > {seq}")[0][0] < 2:
+        assert time.time() < deadline, "no heartbeats after the end"
+        time.sleep(0.5)
+    page.wait_for_timeout(1000)
+    assert not page.is_visible("#attention"), live.sql(f"SELECT seq, reasons FROM heartbeats WHERE session_id = {session_id}")
+    assert live.sql(f"SELECT COUNT(*) FROM session_checks WHERE session_id = {session_id} AND kind = 'attention'")[0][0] == 0
+    status = page.inner_text("#status")
+    assert "未计时" not in status and ("学完" in status or "播放完毕" in status), status
+
+    # the watermark has moved (every ~20 s); the player's own move to the resume point was no jump
+    page.wait_for_function(f"() => {{ const r = document.getElementById('watermark').getBoundingClientRect();"
+                           f" return Math.abs(r.x - {start['x']}) + Math.abs(r.y - {start['y']}) > 4; }}", timeout=45000)
+    page.screenshot(path=str(tmp_path / "player-end-1280.png"), full_page=True)
+    page.set_viewport_size({"width": 375, "height": 740})
+    page.wait_for_timeout(500)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375  # no horizontal scroll on a phone
+    page.screenshot(path=str(tmp_path / "player-end-375.png"), full_page=True)
+    page.close()
+    reasons = [r for (r,) in live.sql(f"SELECT reasons FROM heartbeats WHERE session_id = {session_id} ORDER BY seq")]
+    assert not any("position_jump" in r or "beyond_furthest" in r for r in reasons), reasons
+    credited = live.sql(f"SELECT credited_seconds FROM chapter_progress WHERE trainee_id = {int(trainee['user_id'])} "
+                        f"AND chapter_id = {chapter['chapter_id']}")[0][0]
+    assert credited >= chapter["seconds"] - 3, credited

@@ -13,6 +13,7 @@ from tracker.learning import events
 from tracker.learning.manage import can_manage_course
 from tracker.learning.services import chapter_in_trainee_classes
 from tracker.learning.sessions import server_now
+from tracker.proctoring import faces
 from tracker.security import can_manage_class, class_or_abort, load_current_user, page_auth
 from tracker.spreadsheets import XLSX_TYPE, download_name
 
@@ -76,7 +77,7 @@ def exam(class_id):
     return render_template("exam.html", cls=cls, credited=credited, required=required, share=share, missing=missing,
                            settings=services.exam_settings(s, cls), attempts=attempts,
                            passed=any(a["passed"] for a in attempts),
-                           open_attempt=_open_attempt_id(s, user, "exam", cls.id))
+                           open_attempt=_open_attempt_id(s, user, "exam", cls.id), photo_messages=faces.MESSAGES)
 
 
 @bp.route("/learn/chapters/<int:chapter_id>/qa", methods=["GET", "POST"])

@@ -218,6 +218,7 @@ def _paths():
     hb = {k: {"type": t} for k, t in (("seq", "integer"), ("position", "number"), ("rate", "number"),
                                      ("playing", "boolean"), ("visible", "boolean"), ("focused", "boolean"),
                                      ("client_time", "number"), ("env", "object"))}
+    hb["ended"] = {"type": "boolean", "description": "可选：视频已播放到结尾（此时不再提示“是否还在学习”）；不影响计时"}
     lecture = {"title": {"type": "string", "required": True, "maxLength": 100}, "teacher": {"type": "string", "maxLength": 50},
                "stream_url": {"type": "string", "required": True, "maxLength": 500},
                "starts_at": {"type": "string", "required": True, "format": "date-time"},

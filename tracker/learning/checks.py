@@ -112,8 +112,10 @@ def answer_attention(s, sess, now):
     return {"ok": True, "late": True}
 
 
-def due_checks(s, sess, photo_checks, now):
-    """On each heartbeat: expire an overdue check, then ask the next one that is due (one at a time)."""
+def due_checks(s, sess, photo_checks, now, media_ended=False):
+    """On each heartbeat: expire an overdue check, then ask the next one that is due (one at a time).
+    No attention prompt while the client reports its video ended: nobody needs to prove presence at a
+    finished chapter, and an unanswerable prompt there would read as a missed one in the records."""
     check = s.get(SessionCheck, sess.pending_check_id) if sess.pending_check_id else None
     if check is not None and now > check.deadline_ts:
         resolve_check(s, sess, check, False, now)
@@ -122,6 +124,6 @@ def due_checks(s, sess, photo_checks, now):
         return check
     if photo_checks and sess.next_photo_ts is not None and now >= sess.next_photo_ts:
         return open_check(s, sess, PHOTO_RANDOM, now)
-    if sess.next_attention_ts is not None and now >= sess.next_attention_ts:
+    if not media_ended and sess.next_attention_ts is not None and now >= sess.next_attention_ts:
         return open_check(s, sess, ATTENTION, now)
     return None

@@ -40,7 +40,7 @@ REFUSALS = frozenset({
 })
 
 REASON_LABELS = {
-    BASELINE: "会话开始", SESSION_INACTIVE: "会话已结束或已在其他设备登录", GAP_TOO_LONG: "心跳中断过久",
+    BASELINE: "本次学习开始（首条记录，之前没有可计时段）", SESSION_INACTIVE: "会话已结束或已在其他设备登录", GAP_TOO_LONG: "心跳中断过久",
     NOT_PLAYING: "视频未播放", HIDDEN: "页面不可见", UNFOCUSED: "页面未处于焦点", RATE_TOO_HIGH: "倍速播放",
     INVALID_POSITION: "播放位置无效", POSITION_BACKWARD: "回看", BEYOND_FURTHEST: "超出已学位置",
     POSITION_JUMP: "快进或拖动", REWATCH: "重复观看已计时内容", CHECK_BLOCKED: "核验未通过或超时",

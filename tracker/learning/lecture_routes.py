@@ -195,8 +195,10 @@ def room(lecture_id):
                                        "video": ["media-src"]}.get(config["kind"], []))
     progress = s.get(LectureProgress, (user.id, lecture.id))
     info = lectures.lecture_json(lecture, now, progress.credited_seconds if progress else 0.0)
+    from tracker.learning.routes import watermark_text  # the chapter player's watermark
+
     return render_template("lecture_room.html", lecture=lecture, info=info, config=config,
-                           notices=qa.class_notices(s, lecture.class_id, limit=qa.NOTICES_SHOWN))
+                           notices=qa.class_notices(s, lecture.class_id, limit=qa.NOTICES_SHOWN), watermark=watermark_text(user))
 
 
 @bp.get("/learn/lectures/<int:lecture_id>/replay")

@@ -109,8 +109,13 @@ def player(chapter_id):
         "player.html", chapter=chapter, class_id=class_id,
         prev=siblings[i - 1] if i > 0 else None, next=siblings[i + 1] if i + 1 < len(siblings) else None,
         interval=current_app.config["TRACKER_HEARTBEAT_INTERVAL"], reason_labels=REASON_LABELS,
-        notices=qa.class_notices(s, class_id, limit=qa.NOTICES_SHOWN),
+        notices=qa.class_notices(s, class_id, limit=qa.NOTICES_SHOWN), watermark=watermark_text(user),
     )
+
+
+def watermark_text(user):
+    """What the identity watermark over a playing video shows: the name and the masked ID number."""
+    return f"{user.name} {mask_id_number(user.id_number)}"
 
 
 @bp.get("/learn/record")

@@ -141,6 +141,11 @@ def parse_heartbeat(data):
         raise RuleError("invalid_field", "心跳字段 seq 须为正整数", "seq")
     beat = {"seq": seq, "position": number("position"), "rate": number("rate"),
             "client_time": number("client_time", required=False)}
+    # Optional: the player reports that its video reached the end (no attention prompt then). Never credited.
+    ended = data.get("ended", False)
+    if not isinstance(ended, bool):
+        raise RuleError("invalid_field", "心跳字段 ended 须为 true 或 false", "ended")
+    beat["ended"] = ended
     for key in ("playing", "visible", "focused"):
         if not isinstance(data.get(key), bool):
             raise RuleError("invalid_field", f"心跳字段 {key} 须为 true 或 false", key)
@@ -219,7 +224,7 @@ def record_heartbeat(s, sess, beat, now=None):
     cls = s.get(TrainingClass, sess.class_id)
     limits = limits_for(cls)
     day = _day_credit(s, sess.trainee_id, cst_day(now))
-    checks.due_checks(s, sess, cls.photo_checks, now)
+    checks.due_checks(s, sess, cls.photo_checks, now, media_ended=beat.get("ended", False))
     late = beat["seq"] < sess.last_seq  # arrived after a later one: recorded, never credited
     if sess.lecture_id is not None:
         lecture = s.get(LiveLecture, sess.lecture_id)
