@@ -27,6 +27,14 @@ BLUR_FRAME = 5.0  # the same on the whole frame, when no face is found
 MIN_FACE_PX = 80  # enrolment: the face box's height in the frame ...
 MIN_FACE_FRACTION = 0.15  # ... and as a share of the frame's shorter side
 REPLAY_BITS = 10  # perceptual hashes this close (of 256 bits) are the same picture: re-encoded, not re-taken
+# A burst is one still picture when, after aligning each frame on the first as a whole (translation, scale,
+# rotation), less than STILL_MOTION of the frame still differs: the share of pixels where the residual,
+# averaged over 9x9 px, exceeds STILL_LEVEL grey levels. Re-encoding and whole-frame warps leave ~0; a face
+# moving 1-3 px against its background leaves 0.3-4 %.
+STILL_LEVEL = 10.0
+STILL_MOTION = 0.001
+STILL_FRAMES = 6  # at most this many frames, spread over the burst, are compared
+STILL_CLIP = 235  # pixels this bright in either frame are left out (an edit or exposure clips them: not linear)
 
 # Every verdict reason and enrolment problem, as the trainee reads it: what happened and what to do.
 MESSAGES = {
@@ -43,6 +51,7 @@ MESSAGES = {
     "deadline_missed": "未在规定时间内完成拍照核验",
     "no_blink": "未检测到眨眼：拍摄时请看着镜头自然眨眼",
     "liveness_frames": "活体检测需要连续多帧照片，请使用页面上的摄像头拍摄",
+    "still_image": "未检测到摄像头的实时画面（连拍的几张照片是同一张静止的图片）：请确认使用的是电脑或手机自带的摄像头，正对镜头后重试",
     "virtual_camera": "检测到虚拟摄像头（如 OBS、ManyCam、XSplit、Snap Camera）：请关闭虚拟摄像头软件，改用电脑自带或 USB 实体摄像头、手机前置摄像头后重新拍照",
 }
 
@@ -269,6 +278,94 @@ def judge_check(analysis, enrolled, earlier, tolerance, replay_bits=REPLAY_BITS)
     if distance > tolerance:
         return False, "other_person", distance
     return True, None, distance
+
+
+# A still picture: a burst whose frames differ only as one picture re-encoded, moved or scaled as a whole.
+
+def _motion(a, b, m, level):
+    """The share of the pixels both cover where b, warped onto a by m (2x3: b's coordinates from a's), still
+    differs from a by more than `level` grey levels on average over 9x9 px, once brightness and contrast are
+    matched as a whole (pixels at STILL_CLIP or brighter in either frame are left out)."""
+    h, w = a.shape
+    aligned = cv2.warpAffine(b, m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
+    covered = cv2.warpAffine(np.ones((h, w), np.uint8), m, (w, h), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP)
+    covered = cv2.erode(covered, np.ones((9, 9), np.uint8)) > 0
+    if covered.sum() < 0.1 * h * w:  # hardly overlapping: not one picture moved
+        return 1.0
+    # Brightness and contrast matched as a whole (exposure), on the pixels neither frame clips.
+    x, y = aligned[covered], a[covered]
+    unclipped = (x < STILL_CLIP) & (y < STILL_CLIP)
+    x, y = x[unclipped], y[unclipped]
+    if x.size < 1000:
+        return 0.0
+    sx = x.std()
+    gain = float(((x - x.mean()) * (y - y.mean())).mean() / sx ** 2) if sx > 1 else 1.0
+    offset = float(y.mean() - gain * x.mean())
+    covered &= (aligned < STILL_CLIP) & (a < STILL_CLIP)
+    local = np.abs(cv2.blur(a - (aligned * gain + offset), (9, 9)))
+    return float((local[covered] > level).mean())
+
+
+def _ecc(a, b, start, iterations):
+    try:
+        _cc, m = cv2.findTransformECC(a, b, start.astype(np.float32), cv2.MOTION_AFFINE,
+                                      (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, iterations, 1e-6), None, 1)
+    except cv2.error:  # did not converge
+        return None
+    return m if 0.8 < abs(np.linalg.det(m[:, :2])) < 1.25 else None  # an implausible scale: a false match
+
+
+def _scaled(m, k):
+    m = m.copy()
+    m[:, 2] *= k
+    return m
+
+
+def pair_motion(a, b, level=STILL_LEVEL):
+    """How much of b still differs from a once b is aligned on a as a whole (see _motion). The transform: phase
+    correlation (with and without a Hann window) and no motion as starting points, each refined by ECC (affine)
+    on half-size blurred copies; the best of them refined again at full size."""
+    h, w = a.shape
+    sa = cv2.GaussianBlur(cv2.resize(a, (w // 2, h // 2), interpolation=cv2.INTER_AREA), (5, 5), 0)
+    sb = cv2.GaussianBlur(cv2.resize(b, (w // 2, h // 2), interpolation=cv2.INTER_AREA), (5, 5), 0)
+    starts = [np.eye(2, 3, dtype=np.float32)]
+    for window in (None, cv2.createHanningWindow(sa.shape[::-1], cv2.CV_32F)):
+        (dx, dy), _response = cv2.phaseCorrelate(sa, sb, window)
+        starts.append(np.array([[1, 0, dx], [0, 1, dy]], np.float32))
+    candidates = starts + [m for m in (_ecc(sa, sb, s, 50) for s in starts) if m is not None]
+    scored = sorted(((_motion(sa, sb, m, level), i) for i, m in enumerate(candidates)))
+    best = candidates[scored[0][1]]
+    motions = [_motion(a, b, _scaled(best, 2), level)]
+    fine = _ecc(cv2.GaussianBlur(a, (3, 3), 0), cv2.GaussianBlur(b, (3, 3), 0), _scaled(best, 2), 20)
+    if fine is not None:
+        motions.append(_motion(a, b, fine, level))
+    return min(motions)
+
+
+def burst_motion(frames_gray, level=STILL_LEVEL):
+    """For each frame after the first: the share of the frame that still differs from the first once aligned
+    on it as a whole (pair_motion). At most STILL_FRAMES frames, spread over the burst, are used."""
+    frames = [np.asarray(f) for f in frames_gray]
+    if len(frames) > STILL_FRAMES:
+        frames = [frames[round(i)] for i in np.linspace(0, len(frames) - 1, STILL_FRAMES)]
+    ref = fit(frames[0], MAX_SIDE).astype(np.float32)
+    h, w = ref.shape[:2]
+    out = []
+    for f in frames[1:]:
+        f = fit(f, MAX_SIDE)
+        if f.shape[:2] != (h, w):
+            f = cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA)
+        out.append(round(pair_motion(ref, f.astype(np.float32), level), 5))
+    return out
+
+
+def still_burst(frames_gray):
+    """'still_image' when a burst of grey frames (2 or more) is one still picture: every frame, aligned on the
+    first as a whole, matches it (identical, re-encoded, or moved, scaled or rotated as a whole); None when
+    some part of the picture moved against the rest, as a person does before a fixed background."""
+    if len(frames_gray) < 2:
+        return None
+    return "still_image" if max(burst_motion(frames_gray)) < STILL_MOTION else None
 
 
 # Liveness (活体): in a burst of frames the eyes must close and open again.
