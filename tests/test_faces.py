@@ -321,3 +321,29 @@ def test_what_the_passive_rule_cannot_tell():
 def test_a_still_burst_has_a_message_that_says_what_to_do():
     assert "摄像头" in faces.MESSAGES["still_image"] and "重试" in faces.MESSAGES["still_image"]
     assert faces.still_burst([]) is None and faces.still_burst([np.zeros((48, 64), np.uint8)]) is None
+
+
+def test_a_live_burst_is_not_refused_for_resembling_an_earlier_photo(enrolled):
+    """A person sitting still before a fixed webcam: the new photo is within REPLAY_BITS of the earlier one."""
+    frame = faces.pad_to(pixels("obama2"))
+    earlier_photo = analysed(jpeg(frame))
+    earlier = [(earlier_photo["sha256"], earlier_photo["phash"])]
+    burst = [bursts.jpeg_bytes(f) for f in bursts.live_burst(frame, faces.detect(frame)[0], np.random.default_rng(5))]
+    photo = analysed(burst[0])
+    assert faces.hash_distance(photo["phash"], earlier_photo["phash"]) <= faces.REPLAY_BITS
+    assert faces.judge_check(photo, enrolled["encoding"], earlier, TOLERANCE)[:2] == (False, "replayed")
+    live = faces.analyze_still(burst)
+    assert live["still"] is None and len(live["motion"]) == len(burst) - 1
+    assert faces.judge_check(photo, enrolled["encoding"], earlier, TOLERANCE, burst=live)[:2] == (True, None)
+    # ... but the very same bytes again are refused, burst or not
+    again = analysed(jpeg(frame))
+    assert faces.judge_check(again, enrolled["encoding"], earlier, TOLERANCE, burst=live)[:2] == (False, "replayed")
+
+
+def test_a_still_burst_fails_as_a_still_image(enrolled):
+    data = camera_frame("obama2")
+    still = faces.analyze_still([data, camera_frame("obama2", quality=70), camera_frame("obama2", quality=50)])
+    assert still["still"] == "still_image"
+    assert faces.judge_check(analysed(data), enrolled["encoding"], [], TOLERANCE, burst=still)[:2] == (False, "still_image")
+    # unreadable frames say nothing: the photo is judged as a single photo
+    assert faces.analyze_still([data, b"junk", b""]) == {"motion": [], "still": None}

@@ -33,7 +33,7 @@ REPLAY_BITS = 10  # perceptual hashes this close (of 256 bits) are the same pict
 # moving 1-3 px against its background leaves 0.3-4 %.
 STILL_LEVEL = 10.0
 STILL_MOTION = 0.001
-STILL_FRAMES = 6  # at most this many frames, spread over the burst, are compared
+STILL_FRAMES = 6  # at most this many frames of a burst are compared (the first and those most unlike it)
 STILL_CLIP = 235  # pixels this bright in either frame are left out (an edit or exposure clips them: not linear)
 
 # Every verdict reason and enrolment problem, as the trainee reads it: what happened and what to do.
@@ -46,7 +46,7 @@ MESSAGES = {
     "several_faces": "画面中有多张人脸：请确保镜头前只有本人",
     "face_too_small": "人脸太小：请靠近摄像头，或使用人脸更大、更清晰的正面照片",
     "other_person": "与登记的人脸不符，不是本人",
-    "replayed": "与之前提交的照片相同或几乎相同：请本人对着摄像头实时拍照（可稍微调整姿势），勿使用翻拍、截图或重复的照片",
+    "replayed": "与之前提交的照片相同或几乎相同：请正对摄像头，稍微改变姿势或位置后重新拍照",
     "not_enrolled": "尚未登记人脸：请先完成人脸登记",
     "deadline_missed": "未在规定时间内完成拍照核验",
     "no_blink": "未检测到眨眼：拍摄时请看着镜头自然眨眼",
@@ -259,21 +259,26 @@ def is_replay(analysis, earlier, replay_bits=REPLAY_BITS):
     return False
 
 
-def judge_check(analysis, enrolled, earlier, tolerance, replay_bits=REPLAY_BITS):
+def judge_check(analysis, enrolled, earlier, tolerance, replay_bits=REPLAY_BITS, burst=None):
     """The verdict on a check photo: (passed, reason, distance).
 
     `enrolled` is the trainee's enrolled encoding (None: not enrolled); `earlier` the (sha256, phash) of the
-    trainee's earlier photos. Identical bytes are a replay whatever they show; then the picture's own
-    problems; then a near copy; then the distance to the enrolled face.
+    trainee's earlier photos; `burst` None for a single photo, else what analyze_still said of the photo and
+    the frames sent with it (fewer than two readable frames: judged as a single photo). Identical bytes are a replay whatever they show; then a still burst;
+    then the picture's own problems; then a near copy of an earlier photo (only without a live burst: a person
+    sitting still before a fixed webcam gives pictures that close); then the distance to the enrolled face.
     """
     if enrolled is None:
         return False, "not_enrolled", None
     if any(sha == analysis["sha256"] for sha, _p in earlier):
         return False, "replayed", None
+    if burst is not None and burst["still"]:
+        return False, burst["still"], None
     if analysis["problem"]:
         return False, analysis["problem"], None
     distance = round(face_distance(analysis["encoding"], enrolled), 4)
-    if is_replay(analysis, earlier, replay_bits):
+    live = burst is not None and bool(burst["motion"]) and not burst["still"]
+    if not live and is_replay(analysis, earlier, replay_bits):
         return False, "replayed", distance
     if distance > tolerance:
         return False, "other_person", distance
@@ -344,19 +349,38 @@ def pair_motion(a, b, level=STILL_LEVEL):
 
 def burst_motion(frames_gray, level=STILL_LEVEL):
     """For each frame after the first: the share of the frame that still differs from the first once aligned
-    on it as a whole (pair_motion). At most STILL_FRAMES frames, spread over the burst, are used."""
-    frames = [np.asarray(f) for f in frames_gray]
-    if len(frames) > STILL_FRAMES:
-        frames = [frames[round(i)] for i in np.linspace(0, len(frames) - 1, STILL_FRAMES)]
-    ref = fit(frames[0], MAX_SIDE).astype(np.float32)
+    on it as a whole (pair_motion). Of a longer burst, the first frame and the STILL_FRAMES - 1 frames that
+    differ most from it at 1/8 size are compared."""
+    ref = fit(np.asarray(frames_gray[0]), MAX_SIDE).astype(np.float32)
     h, w = ref.shape[:2]
-    out = []
-    for f in frames[1:]:
-        f = fit(f, MAX_SIDE)
+    frames = []
+    for f in frames_gray[1:]:
+        f = fit(np.asarray(f), MAX_SIDE)
         if f.shape[:2] != (h, w):
             f = cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA)
-        out.append(round(pair_motion(ref, f.astype(np.float32), level), 5))
-    return out
+        frames.append(f.astype(np.float32))
+    if len(frames) >= STILL_FRAMES:  # the frames that differ most from the first (a blink may last 2 frames of 16)
+        small = cv2.resize(ref, (w // 8, h // 8), interpolation=cv2.INTER_AREA)
+        change = [float(np.abs(cv2.resize(f, (w // 8, h // 8), interpolation=cv2.INTER_AREA) - small).mean())
+                  for f in frames]
+        keep = sorted(np.argsort(change)[::-1][:STILL_FRAMES - 1])
+        frames = [frames[i] for i in keep]
+    return [round(pair_motion(ref, f, level), 5) for f in frames]
+
+
+def analyze_still(frames):
+    """Whether a burst of frames (bytes each) is one still picture: {"motion": [...], "still": reason or None}.
+    Frames that cannot be read are left out; fewer than two readable frames say nothing (still None)."""
+    grey = []
+    for data in frames:
+        try:
+            grey.append(gray(decode(data)))
+        except ImageProblem:
+            continue
+    if len(grey) < 2:
+        return {"motion": [], "still": None}
+    motion = burst_motion(grey)
+    return {"motion": motion, "still": "still_image" if max(motion) < STILL_MOTION else None}
 
 
 def still_burst(frames_gray):
