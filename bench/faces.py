@@ -92,7 +92,8 @@ def make_bursts(rounds, count=4):
 
 
 def run_bursts(workers, jobs, enrolled, enrolled_hashes):
-    pool = FacePool(workers=workers, queue_size=2 * workers, nice=0).start()
+    # A burst check takes ~0.5 s: a thread may back off for longer than the server's 30 s before its turn.
+    pool = FacePool(workers=workers, queue_size=2 * workers, wait=600, nice=0).start()
     try:
         results = [None] * len(jobs)
         todo = iter(range(len(jobs)))
