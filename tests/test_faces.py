@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests import bursts
 from tracker.proctoring import faces
 
 FACES = Path(__file__).resolve().parents[2] / "shared" / "faces"
@@ -265,3 +266,84 @@ def test_a_burst_of_one_photo_shows_no_blink():
     result = faces.analyze_burst([camera_frame("obama2")] * 4)
     assert len(result["ears"]) == 4 and all(0.2 < e < 0.45 for e in result["ears"])
     assert result["blinked"] is False
+
+
+# A still picture: a burst whose frames are one picture, re-encoded or moved as a whole (tests/bursts.py)
+
+def grey(frames):
+    return [faces.gray(f) for f in frames]
+
+
+@pytest.mark.parametrize("name", ["obama2", "biden2", "alex_test", "rose", "two_people"])
+@pytest.mark.parametrize("sigma", [1.0, 3.0])
+def test_a_live_burst_is_not_a_still_picture(name, sigma):
+    frame = faces.pad_to(pixels(name))
+    rng = np.random.default_rng(12)
+    burst = bursts.live_burst(frame, faces.detect(frame)[0], rng, count=4, sigma=sigma)
+    assert faces.still_burst(grey(burst)) is None, faces.burst_motion(grey(burst))
+
+
+@pytest.mark.parametrize("name", ["obama2", "biden2", "alex_test", "rose", "two_people"])
+def test_one_picture_repeated_re_encoded_or_moved_as_a_whole_is_a_still_picture(name):
+    frame = faces.pad_to(pixels(name))
+    for kind, burst in bursts.still_bursts(frame, np.random.default_rng(12)).items():
+        assert faces.still_burst(grey(burst)) == "still_image", (kind, faces.burst_motion(grey(burst)))
+
+
+def test_an_edited_copy_of_an_earlier_photo_is_a_still_picture():
+    """Frames made from one earlier photo: cropped and scaled like a webcam frame, brightened, each re-encoded."""
+    earlier = faces.pad_to(pixels("obama2"))
+    frames = [bursts.jpeg_round_trip(earlier, 95),
+              bursts.jpeg_round_trip(np.clip(earlier * 1.1 + 8, 0, 255).astype(np.uint8), 70),
+              bursts.jpeg_round_trip(bursts.warped(earlier, -4, 3, 1.03, -1.5), 80),
+              bursts.jpeg_round_trip(cv2.GaussianBlur(bursts.warped(earlier, 5, 0, 0.98), (3, 3), 0), 60)]
+    assert faces.still_burst(grey(frames)) == "still_image", faces.burst_motion(grey(frames))
+
+
+def test_a_blink_is_motion_against_the_rest_of_the_picture():
+    frame = faces.pad_to(pixels("biden2"))
+    shut = eyes_closed(frame)
+    burst = [bursts.jpeg_round_trip(f) for f in (frame, frame, shut, frame)]
+    assert faces.still_burst(grey(burst)) is None, faces.burst_motion(grey(burst))
+    assert faces.still_burst(grey([frame] * 4)) == "still_image"
+
+
+def test_what_the_passive_rule_cannot_tell():
+    """Noise added per frame to a still picture does not make it live (the rule looks for local motion), but a
+    script that moves the face against its background, as tests/bursts.live_burst does, passes: only a challenge
+    (do something now) tells it from a person."""
+    frame = faces.pad_to(pixels("obama2"))
+    rng = np.random.default_rng(3)
+    assert faces.still_burst(grey(bursts.still_bursts(frame, rng)["moved, noise"])) == "still_image"
+    assert faces.still_burst(grey(bursts.live_burst(frame, faces.detect(frame)[0], rng, sigma=0.0))) is None
+
+
+def test_a_still_burst_has_a_message_that_says_what_to_do():
+    assert "摄像头" in faces.MESSAGES["still_image"] and "重试" in faces.MESSAGES["still_image"]
+    assert faces.still_burst([]) is None and faces.still_burst([np.zeros((48, 64), np.uint8)]) is None
+
+
+def test_a_live_burst_is_not_refused_for_resembling_an_earlier_photo(enrolled):
+    """A person sitting still before a fixed webcam: the new photo is within REPLAY_BITS of the earlier one."""
+    frame = faces.pad_to(pixels("obama2"))
+    earlier_photo = analysed(jpeg(frame))
+    earlier = [(earlier_photo["sha256"], earlier_photo["phash"])]
+    burst = [bursts.jpeg_bytes(f) for f in bursts.live_burst(frame, faces.detect(frame)[0], np.random.default_rng(5))]
+    photo = analysed(burst[0])
+    assert faces.hash_distance(photo["phash"], earlier_photo["phash"]) <= faces.REPLAY_BITS
+    assert faces.judge_check(photo, enrolled["encoding"], earlier, TOLERANCE)[:2] == (False, "replayed")
+    live = faces.analyze_still(burst)
+    assert live["still"] is None and len(live["motion"]) == len(burst) - 1
+    assert faces.judge_check(photo, enrolled["encoding"], earlier, TOLERANCE, burst=live)[:2] == (True, None)
+    # ... but the very same bytes again are refused, burst or not
+    again = analysed(jpeg(frame))
+    assert faces.judge_check(again, enrolled["encoding"], earlier, TOLERANCE, burst=live)[:2] == (False, "replayed")
+
+
+def test_a_still_burst_fails_as_a_still_image(enrolled):
+    data = camera_frame("obama2")
+    still = faces.analyze_still([data, camera_frame("obama2", quality=70), camera_frame("obama2", quality=50)])
+    assert still["still"] == "still_image"
+    assert faces.judge_check(analysed(data), enrolled["encoding"], [], TOLERANCE, burst=still)[:2] == (False, "still_image")
+    # unreadable frames say nothing: the photo is judged as a single photo
+    assert faces.analyze_still([data, b"junk", b""]) == {"motion": [], "still": None}

@@ -6,16 +6,18 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import select
 
 from models import FaceEnrolment, FaceFlag, FacePhoto, Institution, LearningSession, LedgerEntry, SessionCheck, User
+from tests import bursts
 from tests.conftest import register_payload
-from tests.test_faces import FACES, camera_frame, darkened, face_file, no_face_photo
+from tests.test_faces import FACES, camera_frame, darkened, face_file, no_face_photo, pixels
 from tracker.accounts.services import create_user
 from tracker.extensions import db
 from tracker.ledger.services import verify
-from tracker.proctoring import services
+from tracker.proctoring import faces, services
 from tracker.proctoring.workers import FaceBusy, FacePool, pool_for
 
 pytestmark = pytest.mark.skipif(not FACES.is_dir(), reason="../shared/faces is not beside this checkout")
@@ -482,6 +484,58 @@ def test_a_replayed_photo_fails(app, demo, trainee):
     assert fail_reason(app, demo, client, camera_frame("obama2", quality=70))["reason"] == "replayed"
 
 
+def live_frames(name, count=4, seed=1):
+    """A burst from a live camera (tests/bursts.py): own noise per frame, the face moving against the background."""
+    frame = faces.pad_to(pixels(name))
+    return [bursts.jpeg_bytes(f) for f in bursts.live_burst(frame, faces.detect(frame)[0], np.random.default_rng(seed),
+                                                            count=count)]
+
+
+def post_burst(client, check_id, image, frames, field="frames"):
+    headers = {"Authorization": f"Bearer {client.token}"}
+    data = {"image": [(io.BytesIO(image), "p.jpg")] + ([(io.BytesIO(f), f"f{i}.jpg") for i, f in enumerate(frames)]
+                                                       if field == "image" else [])}
+    if field == "frames":
+        data["frames"] = [(io.BytesIO(f), f"f{i}.jpg") for i, f in enumerate(frames)]
+    return client.client.post(f"/api/v1/photo-checks/{check_id}", headers=headers, content_type="multipart/form-data",
+                              data=data)
+
+
+def test_a_still_burst_fails_with_its_own_reason(app, demo, trainee):
+    client, _ = trainee()
+    enrol(client, "obama")
+    session = start(client, demo)
+    frame = camera_frame("obama2")
+    r = post_burst(client, session["check"]["check_id"], frame, [camera_frame("obama2", q) for q in (80, 60, 40)])
+    body = r.get_json()
+    assert (body["verdict"], body["reason"]) == ("fail", "still_image"), body
+    assert "摄像头" in body["message"] and "翻拍" not in body["message"]
+    assert len(body["burst_motion"]) == 3 and max(body["burst_motion"]) < faces.STILL_MOTION
+    with app.app_context():
+        entry = db.session.scalar(select(LedgerEntry).where(LedgerEntry.kind == "check.failed")
+                                  .order_by(LedgerEntry.seq.desc()))
+        assert "still_image" in entry.payload and "burst_motion" in entry.payload
+
+
+@pytest.mark.parametrize("field", ["frames", "image"])
+def test_a_live_burst_resembling_an_earlier_photo_passes(app, demo, trainee, field):
+    """A person sitting still before a fixed webcam: each photo within REPLAY_BITS of the one before."""
+    client, _ = trainee()
+    enrol(client, "obama")
+    session = start(client, demo)
+    earlier = live_frames("obama2", seed=1)
+    assert post_image(client, f"/photo-checks/{session['check']['check_id']}", earlier[0]).get_json()["verdict"] == "pass"
+    frames = live_frames("obama2", seed=2)
+    check_id = open_random_check(app, session["session_id"])
+    body = post_burst(client, check_id, frames[0], frames[1:], field).get_json()
+    assert (body["verdict"], body["reason"]) == ("pass", None), body
+    assert min(body["burst_motion"]) >= 0 and max(body["burst_motion"]) >= faces.STILL_MOTION
+    # the same picture alone is refused as a near copy, with a message that says what to do, not an accusation
+    body = post_image(client, f"/photo-checks/{open_random_check(app, session['session_id'])}", frames[1]).get_json()
+    assert (body["verdict"], body["reason"]) == ("fail", "replayed")
+    assert "翻拍" not in body["message"] and "重新拍照" in body["message"]
+
+
 def test_a_trainee_without_an_enrolled_face_fails_as_not_enrolled(app, demo, trainee):
     client, _ = trainee()
     assert fail_reason(app, demo, client, camera_frame("obama2"))["reason"] == "not_enrolled"
@@ -518,14 +572,10 @@ def test_liveness_sign_in_fails_without_a_blink(app, demo, trainee):
             from models import TrainingClass
             s.get(TrainingClass, demo["classes"][0]["class_id"]).liveness = True
     check = start(client, demo)["check"]
-    frame = camera_frame("obama2")
-    headers = {"Authorization": f"Bearer {client.token}"}
-    r = client.client.post(f"/api/v1/photo-checks/{check['check_id']}", headers=headers, content_type="multipart/form-data",
-                           data={"image": (io.BytesIO(frame), "p.jpg"),
-                                 "frames": [(io.BytesIO(frame), f"f{i}.jpg") for i in range(4)]})
-    body = r.get_json()
+    frames = live_frames("obama2")
+    body = post_burst(client, check["check_id"], frames[0], frames[1:]).get_json()
     assert (body["verdict"], body["reason"]) == ("fail", "no_blink")
-    assert len(body["eye_aspect_ratios"]) == 4
+    assert len(body["eye_aspect_ratios"]) == 3
     # the retry after a failed sign-in wants the blink too (a still photo would do otherwise) ...
     session_id = db_session_of(app, check["check_id"])
     retry = open_random_check(app, session_id)

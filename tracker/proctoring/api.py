@@ -30,7 +30,8 @@ def camera_label():
 
 
 def uploaded_burst():
-    files = request.files.getlist("frames")[:services.MAX_BURST]
+    """The frames of a burst: `frames` parts, and `image` parts after the first (several images are a burst)."""
+    files = (request.files.getlist("image")[1:] + request.files.getlist("frames"))[:services.MAX_BURST]
     burst = [f.read(faces.MAX_BYTES + 1) for f in files]
     if any(len(b) > faces.MAX_BYTES for b in burst):
         raise ApiError(413, "too_large", faces.MESSAGES["too_large"])
@@ -124,7 +125,9 @@ def _paths():
                      "verdict": {"enum": ["pass", "fail"]}, "reason": {"type": ["string", "null"]},
                      "distance": {"type": ["number", "null"]}}})
     answer["requestBody"] = _multipart({"image": image, "camera_label": label, "frames": {"type": "array", "items": image,
-                                                                   "description": "活体检测（眨眼）的连拍帧，仅签到且班期要求时"}})
+                                                                   "description": "连拍帧（约 1.5 秒内拍 3–6 张；也可作为多个 image 字段发送）："
+                                                                   "与照片同为一张静止图片（重复、重新压缩或整体移动缩放）时核验不通过（still_image），"
+                                                                   "实时画面则不因与之前的照片相似而判为重复；班期要求活体检测时用于检测眨眼"}})
     review = _op("审核人脸更换：decision=approve|refuse，note 必填；学员所在培训机构的工作人员或管理员（人社部门只读）",
                  tag="proctoring", errors=(400, 401, 403, 404, 409))
     review["requestBody"] = {"required": True, "content": {"application/json": {"schema": {

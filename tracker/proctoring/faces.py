@@ -27,6 +27,14 @@ BLUR_FRAME = 5.0  # the same on the whole frame, when no face is found
 MIN_FACE_PX = 80  # enrolment: the face box's height in the frame ...
 MIN_FACE_FRACTION = 0.15  # ... and as a share of the frame's shorter side
 REPLAY_BITS = 10  # perceptual hashes this close (of 256 bits) are the same picture: re-encoded, not re-taken
+# A burst is one still picture when, after aligning each frame on the first as a whole (translation, scale,
+# rotation), less than STILL_MOTION of the frame still differs: the share of pixels where the residual,
+# averaged over 9x9 px, exceeds STILL_LEVEL grey levels. Re-encoding and whole-frame warps leave ~0; a face
+# moving 1-3 px against its background leaves 0.3-4 %.
+STILL_LEVEL = 10.0
+STILL_MOTION = 0.001
+STILL_FRAMES = 6  # at most this many frames of a burst are compared (the first and those most unlike it)
+STILL_CLIP = 235  # pixels this bright in either frame are left out (an edit or exposure clips them: not linear)
 
 # Every verdict reason and enrolment problem, as the trainee reads it: what happened and what to do.
 MESSAGES = {
@@ -38,11 +46,12 @@ MESSAGES = {
     "several_faces": "画面中有多张人脸：请确保镜头前只有本人",
     "face_too_small": "人脸太小：请靠近摄像头，或使用人脸更大、更清晰的正面照片",
     "other_person": "与登记的人脸不符，不是本人",
-    "replayed": "与之前提交的照片相同或几乎相同：请本人对着摄像头实时拍照（可稍微调整姿势），勿使用翻拍、截图或重复的照片",
+    "replayed": "与之前提交的照片相同或几乎相同：请正对摄像头，稍微改变姿势或位置后重新拍照",
     "not_enrolled": "尚未登记人脸：请先完成人脸登记",
     "deadline_missed": "未在规定时间内完成拍照核验",
     "no_blink": "未检测到眨眼：拍摄时请看着镜头自然眨眼",
     "liveness_frames": "活体检测需要连续多帧照片，请使用页面上的摄像头拍摄",
+    "still_image": "未检测到摄像头的实时画面（连拍的几张照片是同一张静止的图片）：请确认使用的是电脑或手机自带的摄像头，正对镜头后重试",
     "virtual_camera": "检测到虚拟摄像头（如 OBS、ManyCam、XSplit、Snap Camera）：请关闭虚拟摄像头软件，改用电脑自带或 USB 实体摄像头、手机前置摄像头后重新拍照",
 }
 
@@ -250,25 +259,137 @@ def is_replay(analysis, earlier, replay_bits=REPLAY_BITS):
     return False
 
 
-def judge_check(analysis, enrolled, earlier, tolerance, replay_bits=REPLAY_BITS):
+def judge_check(analysis, enrolled, earlier, tolerance, replay_bits=REPLAY_BITS, burst=None):
     """The verdict on a check photo: (passed, reason, distance).
 
     `enrolled` is the trainee's enrolled encoding (None: not enrolled); `earlier` the (sha256, phash) of the
-    trainee's earlier photos. Identical bytes are a replay whatever they show; then the picture's own
-    problems; then a near copy; then the distance to the enrolled face.
+    trainee's earlier photos; `burst` None for a single photo, else what analyze_still said of the photo and
+    the frames sent with it (fewer than two readable frames: judged as a single photo). Identical bytes are a replay whatever they show; then a still burst;
+    then the picture's own problems; then a near copy of an earlier photo (only without a live burst: a person
+    sitting still before a fixed webcam gives pictures that close); then the distance to the enrolled face.
     """
     if enrolled is None:
         return False, "not_enrolled", None
     if any(sha == analysis["sha256"] for sha, _p in earlier):
         return False, "replayed", None
+    if burst is not None and burst["still"]:
+        return False, burst["still"], None
     if analysis["problem"]:
         return False, analysis["problem"], None
     distance = round(face_distance(analysis["encoding"], enrolled), 4)
-    if is_replay(analysis, earlier, replay_bits):
+    live = burst is not None and bool(burst["motion"]) and not burst["still"]
+    if not live and is_replay(analysis, earlier, replay_bits):
         return False, "replayed", distance
     if distance > tolerance:
         return False, "other_person", distance
     return True, None, distance
+
+
+# A still picture: a burst whose frames differ only as one picture re-encoded, moved or scaled as a whole.
+
+def _motion(a, b, m, level):
+    """The share of the pixels both cover where b, warped onto a by m (2x3: b's coordinates from a's), still
+    differs from a by more than `level` grey levels on average over 9x9 px, once brightness and contrast are
+    matched as a whole (pixels at STILL_CLIP or brighter in either frame are left out)."""
+    h, w = a.shape
+    aligned = cv2.warpAffine(b, m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
+    covered = cv2.warpAffine(np.ones((h, w), np.uint8), m, (w, h), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP)
+    covered = cv2.erode(covered, np.ones((9, 9), np.uint8)) > 0
+    if covered.sum() < 0.1 * h * w:  # hardly overlapping: not one picture moved
+        return 1.0
+    # Brightness and contrast matched as a whole (exposure), on the pixels neither frame clips.
+    x, y = aligned[covered], a[covered]
+    unclipped = (x < STILL_CLIP) & (y < STILL_CLIP)
+    x, y = x[unclipped], y[unclipped]
+    if x.size < 1000:
+        return 0.0
+    sx = x.std()
+    gain = float(((x - x.mean()) * (y - y.mean())).mean() / sx ** 2) if sx > 1 else 1.0
+    offset = float(y.mean() - gain * x.mean())
+    covered &= (aligned < STILL_CLIP) & (a < STILL_CLIP)
+    local = np.abs(cv2.blur(a - (aligned * gain + offset), (9, 9)))
+    return float((local[covered] > level).mean())
+
+
+def _ecc(a, b, start, iterations):
+    try:
+        _cc, m = cv2.findTransformECC(a, b, start.astype(np.float32), cv2.MOTION_AFFINE,
+                                      (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, iterations, 1e-6), None, 1)
+    except cv2.error:  # did not converge
+        return None
+    return m if 0.8 < abs(np.linalg.det(m[:, :2])) < 1.25 else None  # an implausible scale: a false match
+
+
+def _scaled(m, k):
+    m = m.copy()
+    m[:, 2] *= k
+    return m
+
+
+def pair_motion(a, b, level=STILL_LEVEL):
+    """How much of b still differs from a once b is aligned on a as a whole (see _motion). The transform: phase
+    correlation (with and without a Hann window) and no motion as starting points, each refined by ECC (affine)
+    on half-size blurred copies; the best of them refined again at full size."""
+    h, w = a.shape
+    sa = cv2.GaussianBlur(cv2.resize(a, (w // 2, h // 2), interpolation=cv2.INTER_AREA), (5, 5), 0)
+    sb = cv2.GaussianBlur(cv2.resize(b, (w // 2, h // 2), interpolation=cv2.INTER_AREA), (5, 5), 0)
+    starts = [np.eye(2, 3, dtype=np.float32)]
+    for window in (None, cv2.createHanningWindow(sa.shape[::-1], cv2.CV_32F)):
+        (dx, dy), _response = cv2.phaseCorrelate(sa, sb, window)
+        starts.append(np.array([[1, 0, dx], [0, 1, dy]], np.float32))
+    candidates = starts + [m for m in (_ecc(sa, sb, s, 50) for s in starts) if m is not None]
+    scored = sorted(((_motion(sa, sb, m, level), i) for i, m in enumerate(candidates)))
+    best = candidates[scored[0][1]]
+    motions = [_motion(a, b, _scaled(best, 2), level)]
+    fine = _ecc(cv2.GaussianBlur(a, (3, 3), 0), cv2.GaussianBlur(b, (3, 3), 0), _scaled(best, 2), 20)
+    if fine is not None:
+        motions.append(_motion(a, b, fine, level))
+    return min(motions)
+
+
+def burst_motion(frames_gray, level=STILL_LEVEL):
+    """For each frame after the first: the share of the frame that still differs from the first once aligned
+    on it as a whole (pair_motion). Of a longer burst, the first frame and the STILL_FRAMES - 1 frames that
+    differ most from it at 1/8 size are compared."""
+    ref = fit(np.asarray(frames_gray[0]), MAX_SIDE).astype(np.float32)
+    h, w = ref.shape[:2]
+    frames = []
+    for f in frames_gray[1:]:
+        f = fit(np.asarray(f), MAX_SIDE)
+        if f.shape[:2] != (h, w):
+            f = cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA)
+        frames.append(f.astype(np.float32))
+    if len(frames) >= STILL_FRAMES:  # the frames that differ most from the first (a blink may last 2 frames of 16)
+        small = cv2.resize(ref, (w // 8, h // 8), interpolation=cv2.INTER_AREA)
+        change = [float(np.abs(cv2.resize(f, (w // 8, h // 8), interpolation=cv2.INTER_AREA) - small).mean())
+                  for f in frames]
+        keep = sorted(np.argsort(change)[::-1][:STILL_FRAMES - 1])
+        frames = [frames[i] for i in keep]
+    return [round(pair_motion(ref, f, level), 5) for f in frames]
+
+
+def analyze_still(frames):
+    """Whether a burst of frames (bytes each) is one still picture: {"motion": [...], "still": reason or None}.
+    Frames that cannot be read are left out; fewer than two readable frames say nothing (still None)."""
+    grey = []
+    for data in frames:
+        try:
+            grey.append(gray(decode(data)))
+        except ImageProblem:
+            continue
+    if len(grey) < 2:
+        return {"motion": [], "still": None}
+    motion = burst_motion(grey)
+    return {"motion": motion, "still": "still_image" if max(motion) < STILL_MOTION else None}
+
+
+def still_burst(frames_gray):
+    """'still_image' when a burst of grey frames (2 or more) is one still picture: every frame, aligned on the
+    first as a whole, matches it (identical, re-encoded, or moved, scaled or rotated as a whole); None when
+    some part of the picture moved against the rest, as a person does before a fixed background."""
+    if len(frames_gray) < 2:
+        return None
+    return "still_image" if max(burst_motion(frames_gray)) < STILL_MOTION else None
 
 
 # Liveness (活体): in a burst of frames the eyes must close and open again.

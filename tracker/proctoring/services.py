@@ -34,6 +34,7 @@ PHOTO_KINDS = (checks.PHOTO_SIGNIN, checks.PHOTO_RANDOM, checks.PHOTO_EXAM)
 # the enrolment page in a signed-in browser, or an API client with a bearer token.
 SOURCES = ("page", "api")
 MAX_BURST = 20
+MIN_BURST = 2  # frames sent with the photo from which the server judges whether they are one still picture
 # Status of image problems: a picture that cannot be read is a bad request; one that can, but will not do, 422.
 PROBLEM_STATUS = {"unreadable": 400, "too_large": 413}
 
@@ -437,7 +438,9 @@ def check_json(s, check, now):
 def verify_check(s, trainee_id, check_id, data, burst=(), camera_label=None):
     """Judge a photo sent for a pending check, store it encrypted and resolve the check (ledger included).
 
-    A photo from a known virtual camera (by the label the client sent) fails with reason virtual_camera."""
+    A photo from a known virtual camera (by the label the client sent) fails with reason virtual_camera. With a
+    burst (MIN_BURST frames or more), the photo and the frames must not be one still picture (still_image), and a
+    live burst is not refused for resembling an earlier photo (only for the same bytes)."""
     camera_label = cameras.normalise(camera_label)
     virtual = cameras.is_virtual_camera(camera_label)
     arrived = server_now()
@@ -453,10 +456,13 @@ def verify_check(s, trainee_id, check_id, data, burst=(), camera_label=None):
     s.rollback()  # no transaction (SQLite: no write lock) while the faces are analysed
 
     cfg = current_app.config
+    still = None
     if enrolled is not None and arrived <= deadline and not virtual:
         analysis = analyse(faces.analyze, data)
+        if len(burst) >= MIN_BURST:  # the photo and the frames: one still picture, or a live camera?
+            still = analyse(faces.analyze_still, [data, *burst[:MAX_BURST]])
         passed, reason, distance = faces.judge_check(analysis, enrolled, earlier, cfg["TRACKER_FACE_TOLERANCE"],
-                                                     cfg["TRACKER_FACE_REPLAY_BITS"])
+                                                     cfg["TRACKER_FACE_REPLAY_BITS"], burst=still)
     else:  # nothing to compare with, or too late (resolve_check records a miss): keep the evidence, spare the work
         analysis = {"sha256": hashlib.sha256(data).hexdigest(), "phash": None}
         passed, distance = False, None
@@ -484,13 +490,16 @@ def verify_check(s, trainee_id, check_id, data, burst=(), camera_label=None):
         photo = _add_photo(s, trainee_id, data, analysis, "check", written, check_id=check.id, camera_label=camera_label)
         evidence = {"distance": distance, "photo_sha256": photo.sha256, "photo_file": photo.file}
         checks.resolve_check(s, sess, check, passed, server_now(), reason=reason, arrived_ts=arrived,
-                             ledger_extra={"camera_label": camera_label, "photo_id": photo.id}, **evidence)
+                             ledger_extra={"camera_label": camera_label, "photo_id": photo.id,
+                                           **({"burst_motion": still["motion"]} if still else {})}, **evidence)
         answer = {"check_id": check.id, "kind": check.kind, "verdict": "pass" if check.status == "passed" else "fail",
                   "status": check.status, "reason": check.reason, "distance": distance,
                   "message": "核验通过" if check.status == "passed" else faces.MESSAGES.get(check.reason, "核验未通过"),
                   "photo_sha256": photo.sha256, "camera_label": camera_label}
         if ears is not None:
             answer["eye_aspect_ratios"] = ears
+        if still is not None:
+            answer["burst_motion"] = still["motion"]
         events.commit(s)
     except BaseException:
         s.rollback()
