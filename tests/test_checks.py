@@ -140,7 +140,9 @@ def test_no_attention_prompt_while_the_player_reports_its_video_ended(app, sessi
     resolve(app, sid, True, T0 + 1)  # the sign-in
     with app.app_context():
         with db.transaction() as s:
-            s.get(LearningSession, sid).next_attention_ts = T0 + 10
+            sess = s.get(LearningSession, sid)
+            # A random photo check coming due would hold the prompt back (they never overlap): none in this test.
+            sess.next_attention_ts, sess.next_photo_ts = T0 + 10, T0 + 10**6
     answers = beats(app, sid, uid, [(T0 + 2, beat(1, 0.0)), (T0 + 17, beat(2, 15.0, ended=True)),
                                     (T0 + 32, beat(3, 15.0, playing=False, ended=True))])
     assert [a["attention"] for a in answers] == [None, None, None]
